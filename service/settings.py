@@ -1,0 +1,202 @@
+"""The service's one configuration file, `hayhooks.yml`, read and validated.
+
+Hayhooks itself never reads `hayhooks.yml`: the entrypoint (`service.server`) does, and hands Hayhooks what it
+needs. Every key can be overridden from the environment with the `RAG_` prefix and `__` between levels, e.g.
+`RAG_STORES__QDRANT__URL=http://qdrant:6333` or `RAG_RETRIEVAL__TOP_K=8`. Secrets are never written in the file:
+the file names the environment variable that holds each one (`api_key_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ENV_VAR = "RAG_CONFIG"
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "hayhooks.yml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits `hayhooks.yml`."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1416, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    pipelines_dir: str = "pipelines"
+    # The Hayhooks pipelines deployed at start-up, by folder name under `pipelines_dir`.
+    pipelines: list[str] = ["rag", "chat"]
+
+
+class QdrantSettings(_Section):
+    url: str = "http://localhost:6333"
+    index: str = "rag_documents"
+    api_key_env: str = "QDRANT_API_KEY"
+
+
+class ElasticsearchSettings(_Section):
+    hosts: str = "http://localhost:9200"
+    index: str = "rag_documents"
+    api_key_env: str = "ELASTICSEARCH_API_KEY"
+
+
+class StoresSettings(_Section):
+    # embedded: Qdrant local mode and an in-process BM25 store, both on disk under `data_dir`.
+    # servers: the Qdrant and Elasticsearch servers named below.
+    mode: Literal["embedded", "servers"] = "embedded"
+    data_dir: str = "var/data"
+    qdrant: QdrantSettings = QdrantSettings()
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+
+
+class EmbedderSettings(_Section):
+    model: str
+    dimension: int = Field(..., gt=0)
+    query_prefix: str = ""
+    document_prefix: str = ""
+    batch_size: int = Field(32, ge=1)
+
+
+class RankerSettings(_Section):
+    model: str
+    batch_size: int = Field(16, ge=1)
+
+
+class LLMBackendSettings(_Section):
+    base_url: str
+    model: str
+    api_key_env: str = "VLLM_API_KEY"
+    timeout: float = Field(120.0, gt=0)
+    max_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.1, ge=0, le=2)
+
+
+class LocalLLMSettings(_Section):
+    """The vLLM server the embedded default starts itself (reached only through its OpenAI API)."""
+
+    enabled: bool = True
+    backend: str
+    model_dir: str
+    port: int = Field(8000, ge=1, le=65535)
+    max_model_len: int = Field(2048, ge=256)
+    start_timeout: float = Field(900.0, gt=0)
+
+
+class LLMSettings(_Section):
+    default: str
+    backends: dict[str, LLMBackendSettings]
+    local: LocalLLMSettings | None = None
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> LLMSettings:
+        if self.default not in self.backends:
+            raise ValueError(f"default '{self.default}' is not one of models.llm.backends ({', '.join(self.backends)})")
+        if self.local is not None and self.local.backend not in self.backends:
+            raise ValueError(f"local.backend '{self.local.backend}' is not one of models.llm.backends")
+        return self
+
+
+class ModelsSettings(_Section):
+    embedder: EmbedderSettings
+    ranker: RankerSettings
+    llm: LLMSettings
+
+
+class RetrievalSettings(_Section):
+    dense_top_k: int = Field(20, ge=1, le=1000)
+    bm25_top_k: int = Field(20, ge=1, le=1000)
+    top_k: int = Field(5, ge=1, le=100)
+
+
+class Settings(BaseSettings):
+    """Everything `hayhooks.yml` holds."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid")
+
+    server: ServerSettings = ServerSettings()
+    stores: StoresSettings = StoresSettings()
+    models: ModelsSettings
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed as init values by `load_settings`).
+        return (env_settings, init_settings)
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the configuration, relative to the project root unless absolute."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    def lookup(self, dotted: str) -> Any:
+        """
+        The value at a dotted key such as `retrieval.top_k`, for `${...}` references in pipeline YAML.
+
+        `llm.<field>` is a shorthand for the default LLM backend's field (`models.llm.backends.<default>.<field>`).
+        """
+        node: Any = self
+        parts = dotted.split(".")
+        if parts[0] == "llm" and len(parts) > 1:
+            node, parts = self.llm_backend(), parts[1:]
+        for part in parts:
+            if isinstance(node, BaseModel) and part in type(node).model_fields:
+                node = getattr(node, part)
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise KeyError(dotted)
+        return node.model_dump() if isinstance(node, BaseModel) else node
+
+    def llm_backend(self, name: str | None = None) -> LLMBackendSettings:
+        return self.models.llm.backends[name or self.models.llm.default]
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH))
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  - unknown key '{key}' (check its spelling)")
+        elif item["type"] == "missing":
+            lines.append(f"  - missing key '{key}'")
+        else:
+            lines.append(f"  - '{key}': {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the configuration file; raise `ConfigError` naming the faulty keys."""
+    path = Path(path) if path is not None else config_path()
+    if not path.is_file():
+        raise ConfigError(f"Configuration file not found: {path} (set {CONFIG_ENV_VAR} to use another file)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (server, stores, models, retrieval)")
+    try:
+        return Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(f"Invalid configuration in {path}:\n{_describe(e)}") from None
