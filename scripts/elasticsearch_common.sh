@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
 # Shared settings for scripts/{setup,start,stop}_elasticsearch.sh. Source it, do not run it.
 #
 # Layout (all under the gitignored runtime dir var/):

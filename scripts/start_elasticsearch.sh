@@ -6,7 +6,7 @@
 # Runs setup_elasticsearch.sh first when the install is missing. Idempotent; callable from any cwd.
 # ES_NO_PROXY=1 skips the proxy. Settings: see elasticsearch_common.sh.
 set -euo pipefail
-# shellcheck source=scripts/elasticsearch_common.sh
+# shellcheck source=elasticsearch_common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/elasticsearch_common.sh"
 
 t0=$(date +%s)

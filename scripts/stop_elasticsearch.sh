@@ -2,7 +2,7 @@
 # Stop the compatibility proxy and the local Elasticsearch started by start_elasticsearch.sh
 # (only the processes named in var/run/*.pid). Idempotent; callable from any cwd.
 set -euo pipefail
-# shellcheck source=scripts/elasticsearch_common.sh
+# shellcheck source=elasticsearch_common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/elasticsearch_common.sh"
 
 # stop_pid PIDFILE NAME CMDLINE_PATTERN GRACE_SECONDS

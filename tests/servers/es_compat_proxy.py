@@ -35,7 +35,6 @@ Run by hand::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -88,9 +87,7 @@ def upstream_request_headers(headers: CIMultiDict[str] | dict[str, str]) -> CIMu
         if lname == "content-encoding":
             # aiohttp's server already inflated a gzip/deflate request body (http_compress=True clients)
             continue
-        if lname in ("accept", "content-type"):
-            value = rewrite_media_type(value)
-        out.add(name, value)
+        out.add(name, rewrite_media_type(value) if lname in ("accept", "content-type") else value)
     return out
 
 
@@ -159,7 +156,7 @@ class CompatProxy:
                     async for chunk in upstream.content.iter_chunked(64 * 1024):
                         await response.write(chunk)
                     await response.write_eof()
-        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (ClientError, TimeoutError, OSError) as exc:
             if response is not None and response.prepared:
                 # failed mid-stream (upstream or client went away): headers are sent, just cut it short
                 LOG.warning("%s %s -> aborted while streaming: %r", request.method, request.rel_url, exc)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ruff: noqa: PT018, PLR0915  (a linear script of many small checks, not a pytest module)
 """End-to-end check of elasticsearch-haystack against the local ES 7.9.2 OSS test server via es_compat_proxy.
 
 Not a pytest module (run it as a script, after ``scripts/start_elasticsearch.sh``)::
@@ -21,12 +22,12 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 from haystack import Document
-from elasticsearch import helpers
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.document_stores.types import DuplicatePolicy
 from haystack_integrations.components.retrievers.elasticsearch import (
@@ -71,7 +72,7 @@ FRENCH_SETTINGS: dict[str, Any] = {
             # that would stick to them ("A2458," "(NF P 98-331)")
             "code_punct": {
                 "type": "pattern_replace",
-                "pattern": "[,;:!?()\\[\\]«»\"]|\\.(?=\\s|$)",
+                "pattern": '[,;:!?()\\[\\]«»"]|\\.(?=\\s|$)',
                 "replacement": " ",
             }
         },
@@ -193,7 +194,7 @@ def check(name: str, fn: Callable[[], Any], expect_fail: bool = False) -> Any:
     t0 = time.perf_counter()
     try:
         out = fn()
-    except Exception as exc:  # noqa: BLE001 - report everything
+    except Exception as exc:  # report everything
         status = "XFAIL" if expect_fail else "FAIL"
         msg = f"{type(exc).__name__}: {str(exc)[:300]}"
         if not expect_fail:
@@ -275,13 +276,19 @@ def main() -> int:
             hosts=args.url, index="smoke_settings_in_custom_mapping", custom_mapping=cm
         ).count_documents()
 
-    check("custom_mapping={'settings':..., 'mappings':...} (passed as mappings=)", settings_in_custom_mapping, expect_fail=True)
+    check(
+        "custom_mapping={'settings':..., 'mappings':...} (passed as mappings=)",
+        settings_in_custom_mapping,
+        expect_fail=True,
+    )
 
     def builtin_french() -> str:
         store = ElasticsearchDocumentStore(
             hosts=args.url, index="smoke_builtin_french", custom_mapping=BUILTIN_FRENCH_MAPPING
         )
-        store.write_documents([Document(id="x", content="Les enrobés de l'autoroute", meta={"publish_date": "2024-01-01"})])
+        store.write_documents(
+            [Document(id="x", content="Les enrobés de l'autoroute", meta={"publish_date": "2024-01-01"})]
+        )
         hits = ElasticsearchBM25Retriever(document_store=store).run(query="enrobé autoroutes")["documents"]
         assert [d.id for d in hits] == ["x"], hits
         return f"built-in 'french' analyzer via custom_mapping only: hit {hits[0].id}"
@@ -320,6 +327,7 @@ def main() -> int:
     check("write_documents(100)", lambda: store.write_documents(docs))
     check("count_documents == 100", lambda: (store.count_documents(), store.count_documents() == 100 or 1 / 0)[0])
     check("write duplicate, policy SKIP", lambda: store.write_documents(docs[:3], policy=DuplicatePolicy.SKIP))
+
     def dup_fail() -> str:
         try:
             store.write_documents(docs[:1])
@@ -465,14 +473,16 @@ def main() -> int:
             {"field": "meta.theme", "operator": "!=", "value": "x"}, ["theme", "ao_id", "service"]
         ),
     )
-    check("get_metadata_fields_info", lambda: store.get_metadata_fields_info())
+    check("get_metadata_fields_info", store.get_metadata_fields_info)
     check("get_metadata_field_min_max(page)", lambda: store.get_metadata_field_min_max("page"))
     check("get_metadata_field_min_max(publish_date)", lambda: store.get_metadata_field_min_max("publish_date"))
     check("get_metadata_field_unique_values(theme)", lambda: store.get_metadata_field_unique_values("theme"))
     check(
         "update_by_filter",
         lambda: store.update_by_filter(
-            {"field": "meta.ao_id", "operator": "==", "value": "AO-2024-000"}, {"service": "Nouveau service"}, refresh=True
+            {"field": "meta.ao_id", "operator": "==", "value": "AO-2024-000"},
+            {"service": "Nouveau service"},
+            refresh=True,
         ),
     )
 
