@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Response
-from fastapi.routing import APIRoute
 
 from service.draw import DrawingError, dot_source, mermaid_text, render
 from service.pipelines import PipelineDefinitionError, build_pipeline, list_pipeline_names
@@ -34,8 +33,7 @@ def configure_hayhooks(settings: Settings) -> None:
 
 
 def add_offline_draw_route(app: FastAPI, settings: Settings) -> None:
-    """Replace Hayhooks' `/draw/{name}` (mermaid.ink, online) with a Graphviz drawing made here."""
-    app.router.routes = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path.startswith("/draw"))]
+    """Put a Graphviz `/draw/{name}` in front of Hayhooks' own (which calls the mermaid.ink web service)."""
 
     @app.get("/draw/{pipeline_name}", tags=["pipelines"], summary="Draw a pipeline graph (PNG, SVG or Mermaid)")
     def draw(pipeline_name: str, fmt: str = "png") -> Response:
@@ -50,6 +48,9 @@ def add_offline_draw_route(app: FastAPI, settings: Settings) -> None:
             return Response(render(dot_source(pipeline, pipeline_name), fmt), media_type=MEDIA_TYPES[fmt])
         except (PipelineDefinitionError, DrawingError) as e:
             raise HTTPException(status_code=500, detail=str(e)) from None
+
+    # Routes match in order: move ours ahead of the router Hayhooks included.
+    app.router.routes.insert(0, app.router.routes.pop())
 
 
 def create_service_app() -> FastAPI:

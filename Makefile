@@ -1,0 +1,39 @@
+# One entry per thing a person does. Everything runs from the project venv that `make setup` creates.
+PY := .venv/bin/python
+RAG := $(PY) -m service
+
+.PHONY: setup demo serve index validate draw test unit lint llm llm-stop
+
+setup:            ## install everything: system packages, venv, offline models, local vLLM
+	bash scripts/setup.sh
+
+demo: setup       ## the main job on the embedded default: index the sample corpus, then serve it
+	$(RAG) index samples/corpus
+	$(RAG) serve
+
+serve:            ## serve the configured pipelines (starts the local LLM when configured)
+	$(RAG) serve
+
+index:            ## index files or folders: make index PATHS="docs/ other/file.md"
+	$(RAG) index $(PATHS)
+
+validate:         ## load every graph in pipelines/ and report problems in plain words
+	$(RAG) validate
+
+draw:             ## write PNG, SVG and Mermaid drawings of every graph into docs/graphs
+	$(RAG) draw --out docs/graphs
+
+test:             ## the whole test suite, with the real servers it needs
+	bash scripts/test.sh
+
+unit:             ## unit tests only (nothing running needed)
+	$(PY) -m pytest -m unit -q
+
+lint:
+	.venv/bin/ruff check components service indexing pipelines tests
+
+llm:              ## start the local vLLM and wait for it
+	bash scripts/start_llm.sh
+
+llm-stop:
+	bash scripts/stop_llm.sh
