@@ -1,0 +1,164 @@
+import re
+
+import pytest
+from haystack import Document
+from haystack.core.serialization import component_from_dict, component_to_dict
+from haystack.dataclasses import ChatMessage
+
+from components.builders import CitedAnswerBuilder
+
+pytestmark = pytest.mark.unit
+
+TYPE = "components.builders.cited_answer_builder.CitedAnswerBuilder"
+
+
+def _passages(count: int) -> list[Document]:
+    return [
+        Document(content=f"Passage numéro {i}", meta={"title": f"Titre {i}"}, score=1.0 / i)
+        for i in range(1, count + 1)
+    ]
+
+
+def _run(text: str, documents: list[Document] | None = None, **init) -> dict:
+    documents = _passages(3) if documents is None else documents
+    return CitedAnswerBuilder(**init).run(replies=[ChatMessage.from_assistant(text)], documents=documents)
+
+
+def _cited(result: dict) -> set[int]:
+    return {source["number"] for source in result["sources"] if source["cited"]}
+
+
+def test_init():
+    assert CitedAnswerBuilder().include_passage_text is True
+    assert CitedAnswerBuilder(include_passage_text=False).include_passage_text is False
+
+
+def test_to_dict():
+    data = component_to_dict(CitedAnswerBuilder(include_passage_text=False), "answer_builder")
+    assert data == {"type": TYPE, "init_parameters": {"include_passage_text": False}}
+
+
+def test_from_dict():
+    data = {"type": TYPE, "init_parameters": {"include_passage_text": False}}
+    assert component_from_dict(CitedAnswerBuilder, data, "answer_builder").include_passage_text is False
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "cited"),
+    [
+        ("Le délai est de 3 mois [1].", "Le délai est de 3 mois [1].", {1}),
+        ("Le délai est de 3 mois [1, 3].", "Le délai est de 3 mois [1][3].", {1, 3}),
+        ("Le délai est de 3 mois [1-2].", "Le délai est de 3 mois [1][2].", {1, 2}),
+        ("Le délai est de 3 mois [1][2].", "Le délai est de 3 mois [1][2].", {1, 2}),
+        ("Le délai est de 3 mois [3; 1].", "Le délai est de 3 mois [3][1].", {1, 3}),
+        ("Réponse sans citation.", "Réponse sans citation.", set()),
+    ],
+)
+def test_run_parses_citation_forms(text, answer, cited):
+    result = _run(text)
+    assert result["answer"] == answer
+    assert _cited(result) == cited
+    assert result["invalid_citations"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "cited", "invalid"),
+    [
+        ("Le délai est de 3 mois [2][7].", "Le délai est de 3 mois [2].", {2}, [7]),
+        ("Le délai est de 3 mois [1, 9].", "Le délai est de 3 mois [1].", {1}, [9]),
+        ("Le délai est de 3 mois [9].", "Le délai est de 3 mois.", set(), [9]),
+        ("Le délai est de 3 mois [0].", "Le délai est de 3 mois.", set(), [0]),
+        ("Le délai est de 3 mois [2-5].", "Le délai est de 3 mois [2][3].", {2, 3}, [4, 5]),
+        ("Voir [8][8][4].", "Voir.", set(), [4, 8]),
+    ],
+)
+def test_run_removes_citations_beyond_the_passages(text, answer, cited, invalid):
+    result = _run(text)
+    assert result["answer"] == answer
+    assert _cited(result) == cited
+    assert result["invalid_citations"] == invalid
+
+
+def test_run_with_no_passages_invalidates_every_citation():
+    result = _run("Réponse [1].", documents=[])
+    assert result == {"answer": "Réponse.", "sources": [], "invalid_citations": [1]}
+
+
+def test_run_numbers_sources_from_one_in_input_order():
+    passages = _passages(4)
+    result = _run("Voir [3] puis [1].", documents=passages)
+    assert [s["number"] for s in result["sources"]] == [1, 2, 3, 4]
+    assert [s["id"] for s in result["sources"]] == [p.id for p in passages]
+    assert [s["score"] for s in result["sources"]] == [p.score for p in passages]
+    assert [s["cited"] for s in result["sources"]] == [True, False, True, False]
+
+
+def test_run_copies_source_meta_fields():
+    meta = {
+        "title": "CCTP lot 2",
+        "source": "affaires/A2458/cctp.md",
+        "theme": "voirie",
+        "document_type": "CCTP",
+        "publish_date": "2024-03-01",
+        "code_affaire": "A2458",
+        "client": "Commune de Lyon",
+    }
+    passage = Document(content="Texte", meta={**meta, "file_path": "/tmp/x.md", "has_key_metadata": True})
+    (source,) = _run("Oui [1].", documents=[passage])["sources"]
+    assert {k: source[k] for k in meta} == meta
+    assert "file_path" not in source
+    assert "has_key_metadata" not in source
+
+
+def test_run_includes_passage_text_by_default():
+    passages = _passages(2)
+    assert [s["text"] for s in _run("Oui [1].", documents=passages)["sources"]] == [p.content for p in passages]
+
+
+def test_run_without_passage_text():
+    result = _run("Oui [1].", include_passage_text=False)
+    assert all("text" not in source for source in result["sources"])
+
+
+def test_run_drops_think_blocks():
+    text = "<think>Le passage [3] parle\nde béton.</think>\nLe délai est de 3 mois [1].<think>encore [2]</think>"
+    result = _run(text)
+    assert result["answer"] == "Le délai est de 3 mois [1]."
+    assert "think" not in result["answer"]
+    assert _cited(result) == {1}  # citations inside the reasoning do not count
+
+
+@pytest.mark.parametrize("replies", [[], [ChatMessage.from_assistant("")]])
+def test_run_with_empty_replies(replies):
+    result = CitedAnswerBuilder().run(replies=replies, documents=_passages(2))
+    assert result["answer"] == ""
+    assert result["invalid_citations"] == []
+    assert [s["cited"] for s in result["sources"]] == [False, False]
+
+
+def test_run_uses_only_the_first_reply():
+    replies = [ChatMessage.from_assistant("Première [1]."), ChatMessage.from_assistant("Seconde [2].")]
+    result = CitedAnswerBuilder().run(replies=replies, documents=_passages(2))
+    assert result["answer"] == "Première [1]."
+    assert _cited(result) == {1}
+
+
+@pytest.mark.xfail(
+    reason="BUG: the clean-up regex `[ \\t]+([.,;:])` runs over the whole answer, so the space French puts before "
+    "':' and ';' is removed even where no citation was removed",
+    strict=True,
+)
+def test_run_keeps_french_punctuation_spacing():
+    text = "Le délai est : 3 mois ; voir le CCTP [1]."
+    assert _run(text)["answer"] == text
+
+
+@pytest.mark.xfail(
+    reason="BUG: only closed <think>…</think> blocks are removed; a reply cut while thinking (max_tokens) leaks its "
+    "reasoning, and its citations, into the answer",
+    strict=True,
+)
+def test_run_drops_an_unclosed_think_block():
+    result = _run("<think>Le passage [1] semble parler du délai, mais")
+    assert not re.search(r"think|passage", result["answer"])
+    assert _cited(result) == set()

@@ -1,0 +1,272 @@
+"""The answer stream, run on the real `rag` and `chat` graphs with their model and server nodes replaced by fakes."""
+
+from typing import Any
+
+import pytest
+from haystack import Document, Pipeline, component
+from haystack.core.errors import PipelineRuntimeError
+from haystack.dataclasses import ChatMessage, StreamingChunk
+
+from service.answering import (
+    LLM_UNAVAILABLE,
+    Answer,
+    Event,
+    LLMUnavailableError,
+    chat_events,
+    collect,
+    rag_events,
+    rag_inputs,
+    source_summaries,
+    sources_footer,
+)
+from service.openai_chat import openai_deltas
+from service.pipelines import ALLOWED_MODULES, bound_definition
+
+pytestmark = pytest.mark.unit
+
+QUESTION = "Quel est le délai d'exécution du lot 2 ?"
+FILTERS = {"field": "meta.code_affaire", "operator": "==", "value": "A2458"}
+
+
+@component
+class FakeQueryEmbedder:
+    @component.output_types(embedding=list[float])
+    def run(self, text: str) -> dict[str, Any]:
+        return {"embedding": [0.0, 1.0]}
+
+
+@component
+class FakeDenseRetriever:
+    def __init__(self) -> None:
+        self.filters: list[Any] = []
+
+    @component.output_types(documents=list[Document])
+    def run(self, query_embedding: list[float], filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.filters.append(filters)
+        return {"documents": [Document(content="candidat")]}
+
+
+@component
+class FakeRanker:
+    """Returns fixed passages, whatever it is given."""
+
+    def __init__(self, documents: list[Document], error: Exception | None = None) -> None:
+        self.documents, self.error, self.queries = documents, error, []
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, documents: list[Document]) -> dict[str, Any]:
+        self.queries.append(query)
+        if self.error:
+            raise self.error
+        return {"documents": self.documents}
+
+
+@component
+class FakeChatGenerator:
+    """Streams its reply word by word through the callback, or raises."""
+
+    def __init__(self, reply: str = "", error: Exception | None = None) -> None:
+        self.reply, self.error, self.prompts = reply, error, []
+
+    @component.output_types(replies=list[ChatMessage])
+    def run(self, messages: list[ChatMessage], streaming_callback: Any = None) -> dict[str, Any]:
+        raise AssertionError("the service runs the graphs asynchronously")
+
+    @component.output_types(replies=list[ChatMessage])
+    async def run_async(self, messages: list[ChatMessage], streaming_callback: Any = None) -> dict[str, Any]:
+        self.prompts.append(messages)
+        if self.error:
+            raise self.error
+        for word in self.reply.split(" "):
+            await streaming_callback(StreamingChunk(content=f"{word} "))
+        return {"replies": [ChatMessage.from_assistant(self.reply)]}
+
+
+PASSAGES = [
+    Document(
+        content="Le délai d'exécution du lot 2 est de 3 mois.",
+        meta={"title": "CCTP lot 2", "source": "A2458/cctp.md"},
+        score=0.9,
+    ),
+    Document(
+        content="Le planning prévoit une réception en juin.",
+        meta={"title": "Planning", "source": "A2458/planning.md"},
+        score=0.4,
+    ),
+]
+
+
+@pytest.fixture
+def rag(settings):
+    """Build the real `rag` graph with fakes in place of the embedder, Qdrant, the ranker and the LLM."""
+
+    def make(
+        llm: FakeChatGenerator, ranker: FakeRanker | None = None, dense: FakeDenseRetriever | None = None
+    ) -> Pipeline:
+        fakes = {
+            "query_embedder": FakeQueryEmbedder(),
+            "dense_retriever": dense or FakeDenseRetriever(),
+            "ranker": ranker or FakeRanker(PASSAGES),
+            "llm": llm,
+        }
+        return Pipeline.from_dict(bound_definition("rag", settings), allowed_modules=ALLOWED_MODULES, components=fakes)
+
+    return make
+
+
+@pytest.fixture
+def chat(settings):
+    def make(llm: FakeChatGenerator) -> Pipeline:
+        return Pipeline.from_dict(
+            bound_definition("chat", settings), allowed_modules=ALLOWED_MODULES, components={"llm": llm}
+        )
+
+    return make
+
+
+async def _all(events) -> list[Event]:
+    return [event async for event in events]
+
+
+def test_rag_inputs_name_nodes_of_the_rag_graph(settings):
+    inputs = rag_inputs(QUESTION, FILTERS)
+    assert set(inputs) <= set(bound_definition("rag", settings)["components"])
+    assert inputs["ranker"] == {"query": QUESTION}
+    assert inputs["bm25_retriever"] == {"query": QUESTION, "filters": FILTERS}
+
+
+def test_source_summaries_are_numbered_like_the_prompt():
+    summaries = source_summaries(PASSAGES)
+    assert [(s["number"], s["id"], s["title"], s["source"], s["score"]) for s in summaries] == [
+        (i, d.id, d.meta["title"], d.meta["source"], d.score) for i, d in enumerate(PASSAGES, start=1)
+    ]
+
+
+async def test_rag_events_order(rag):
+    events = await _all(rag_events(rag(FakeChatGenerator("Le délai est de 3 mois [1].")), QUESTION))
+    types = [e.type for e in events]
+    assert types[0] == "context"
+    assert "response" in types
+    assert types.index("context") < types.index("response") < types.index("answer")
+    assert types[-1] == "done"
+    assert "error" not in types
+
+
+async def test_rag_events_content(rag):
+    reply = "Le délai est de 3 mois [1]."
+    events = await _all(rag_events(rag(FakeChatGenerator(reply)), QUESTION))
+    context = next(e for e in events if e.type == "context")
+    assert context.data == source_summaries(PASSAGES)
+    assert "".join(e.data for e in events if e.type == "response").strip() == reply
+    answer = next(e for e in events if e.type == "answer").data
+    assert isinstance(answer, Answer)
+    assert (answer.answer, answer.mode, answer.invalid_citations) == (reply, "rag", [])
+    assert [s["cited"] for s in answer.sources] == [True, False]
+
+
+async def test_rag_events_feed_the_question_and_numbered_passages_to_the_graph(rag):
+    llm, ranker, dense = FakeChatGenerator("Oui [1]."), FakeRanker(PASSAGES), FakeDenseRetriever()
+    await _all(rag_events(rag(llm, ranker, dense), QUESTION, FILTERS))
+    assert ranker.queries == [QUESTION]
+    assert dense.filters == [FILTERS]
+    (prompt,) = llm.prompts
+    user = prompt[-1].text
+    assert QUESTION in user
+    assert "[1] CCTP lot 2 (A2458/cctp.md)" in user
+    assert "[2] Planning (A2458/planning.md)" in user
+
+
+async def test_collect_returns_the_answer(rag):
+    answer = await collect(rag_events(rag(FakeChatGenerator("Réception en juin [2][5].")), QUESTION))
+    assert answer.answer == "Réception en juin [2]."
+    assert answer.invalid_citations == [5]
+    assert [s["number"] for s in answer.sources if s["cited"]] == [2]
+
+
+async def test_rag_events_when_the_llm_fails(rag):
+    events = await _all(rag_events(rag(FakeChatGenerator(error=ConnectionError("refused"))), QUESTION))
+    assert [e.type for e in events] == ["context", "error", "done"]
+    assert LLM_UNAVAILABLE in events[1].data
+    assert "ConnectionError" in events[1].data
+
+
+async def test_collect_raises_llm_unavailable_with_the_sources(rag):
+    with pytest.raises(LLMUnavailableError) as info:
+        await collect(rag_events(rag(FakeChatGenerator(error=TimeoutError("slow"))), QUESTION))
+    assert info.value.sources == source_summaries(PASSAGES)
+    assert "TimeoutError" in info.value.message
+
+
+async def test_rag_events_reraise_failures_of_other_nodes(rag):
+    ranker = FakeRanker(PASSAGES, error=RuntimeError("ranker broken"))
+    with pytest.raises(PipelineRuntimeError, match="ranker broken"):
+        await _all(rag_events(rag(FakeChatGenerator("Oui."), ranker), QUESTION))
+
+
+async def test_collect_without_an_answer_raises_with_the_sources():
+    async def events():
+        yield Event("context", [{"number": 1}])
+        yield Event("done")
+
+    with pytest.raises(LLMUnavailableError) as info:
+        await collect(events())
+    assert info.value.sources == [{"number": 1}]
+
+
+async def test_chat_events(chat):
+    llm = FakeChatGenerator("Un DOE est le dossier des ouvrages exécutés.")
+    events = await _all(chat_events(chat(llm), [ChatMessage.from_user("Qu'est-ce qu'un DOE ?")]))
+    types = [e.type for e in events]
+    assert types[0] == "response"
+    assert types[-1] == "done"
+    answer = next(e for e in events if e.type == "answer").data
+    assert (answer.answer, answer.sources, answer.mode) == (llm.reply, [], "chat")
+    (prompt,) = llm.prompts
+    assert prompt[0].is_from("system")
+    assert prompt[-1].text == "Qu'est-ce qu'un DOE ?"
+
+
+async def test_chat_collect_raises_when_the_llm_fails(chat):
+    with pytest.raises(LLMUnavailableError) as info:
+        await collect(chat_events(chat(FakeChatGenerator(error=ConnectionError())), [ChatMessage.from_user("Bonjour")]))
+    assert info.value.sources == []
+
+
+def test_sources_footer():
+    sources = [
+        {"number": 1, "id": "a", "title": "CCTP", "source": "A2458/cctp.md", "cited": True},
+        {"number": 2, "id": "b", "title": None, "source": "A2458/planning.md", "cited": False},
+        {"number": 3, "id": "c"},
+    ]
+    lines = sources_footer(sources, [4, 9]).splitlines()
+    assert lines[:4] == ["", "", "---", "**Sources**"]
+    assert lines[4] == "[1] CCTP — `A2458/cctp.md` (citée)"
+    assert lines[5] == "[2] A2458/planning.md"  # the source is the label: not repeated
+    assert lines[6] == "[3] c"
+    assert "[4], [9]" in lines[7]
+
+
+def test_sources_footer_without_sources_is_empty():
+    assert sources_footer([], [3]) == ""
+
+
+@pytest.mark.xfail(
+    reason="BUG: run_async_generator yields each component's output, then the final pipeline outputs again; "
+    "_run_streaming turns both into events, so `context` and `answer` come twice (a second `context` after the "
+    "answer)",
+    strict=True,
+)
+async def test_rag_events_send_context_and_answer_once(rag):
+    types = [e.type for e in await _all(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))]
+    assert types.count("context") == 1
+    assert types.count("answer") == 1
+    assert types[-2:] == ["answer", "done"]
+
+
+@pytest.mark.xfail(
+    reason="BUG: same duplicate `answer` event: a streamed OpenAI response ends with the Sources block twice",
+    strict=True,
+)
+async def test_streamed_openai_answer_lists_the_sources_once(rag):
+    text = "".join([d async for d in openai_deltas(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))])
+    assert text.count("**Sources**") == 1
