@@ -105,11 +105,13 @@ async def _run_streaming(
     async def produce() -> None:
         try:
             wanted = include | ({sources_node} if sources_node else set())
+            seen: set[str] = set()  # run_async_generator yields each output once, then all of them again at the end
             async for partial in pipeline.run_async_generator(data, include_outputs_from=wanted):
-                if sources_node and sources_node in partial:
-                    await queue.put(Event("context", partial[sources_node]["documents"]))
-                for name in include - {sources_node}:
-                    if name in partial:
+                for name in wanted & partial.keys() - seen:
+                    seen.add(name)
+                    if name == sources_node:
+                        await queue.put(Event("context", partial[name]["documents"]))
+                    else:
                         await queue.put(Event("answer", partial[name]))
         except Exception as e:  # reported to the client as an event, never as a broken stream
             await queue.put(Event("error", e))

@@ -169,7 +169,8 @@ def explain_build_error(error: Exception) -> str:
     """Reword Haystack's deserialisation errors for the person editing the YAML."""
     text = str(error)
     cause = error.__cause__
-    if "not imported" in text or "Could not import" in text or "not allowed" in text.lower():
+    lowered = text.lower()
+    if "not imported" in text or "could not import" in lowered or "allowlist" in lowered or "not allowed" in lowered:
         return f"unknown or disallowed component type ({text})"
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text} ({cause})"

@@ -66,7 +66,9 @@ def create_service_app() -> FastAPI:
     for name in settings.server.pipelines:
         folder = root / name
         if not (folder / "pipeline_wrapper.py").is_file():
-            raise PipelineDefinitionError(f"server.pipelines names '{name}', but {folder}/pipeline_wrapper.py is missing")
+            raise PipelineDefinitionError(
+                f"server.pipelines names '{name}', but {folder}/pipeline_wrapper.py is missing"
+            )
         deploy_files_pipeline(app, Path(folder))
     return app
 

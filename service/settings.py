@@ -155,11 +155,18 @@ class Settings(BaseSettings):
         parts = dotted.split(".")
         if parts[0] == "llm" and len(parts) > 1:
             node, parts = self.llm_backend(), parts[1:]
-        for part in parts:
-            if isinstance(node, BaseModel) and part in type(node).model_fields:
-                node = getattr(node, part)
-            elif isinstance(node, dict) and part in node:
-                node = node[part]
+        while parts:
+            if isinstance(node, BaseModel) and parts[0] in type(node).model_fields:
+                node, parts = getattr(node, parts[0]), parts[1:]
+            elif isinstance(node, dict):
+                # Keys may hold dots themselves (a backend named `qwen2.5-...`): take the longest that matches.
+                for size in range(len(parts), 0, -1):
+                    key = ".".join(parts[:size])
+                    if key in node:
+                        node, parts = node[key], parts[size:]
+                        break
+                else:
+                    raise KeyError(dotted)
             else:
                 raise KeyError(dotted)
         return node.model_dump() if isinstance(node, BaseModel) else node

@@ -24,5 +24,6 @@ def validate_all(settings: Settings) -> list[Finding]:
         except PipelineDefinitionError as e:
             findings.append(Finding(name, False, str(e)))
             continue
-        findings.append(Finding(name, True, f"{len(pipeline.graph.nodes)} components, {len(pipeline.graph.edges)} connections"))
+        summary = f"{len(pipeline.graph.nodes)} components, {len(pipeline.graph.edges)} connections"
+        findings.append(Finding(name, True, summary))
     return findings

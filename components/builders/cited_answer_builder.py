@@ -10,7 +10,9 @@ from haystack.dataclasses import ChatMessage
 
 # [1], [1, 3], [1-2], [1][2]: the forms models write; each bracket group is parsed on its own.
 _CITATION_GROUP = re.compile(r"\[(\d+(?:\s*[-,;]\s*\d+)*)\]")
-_THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+# A closed <think> block, or one the model never closed (cut by max_tokens): reasoning, never answer.
+_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>\s*|$)", re.DOTALL)
+_REMOVED = "\x00"
 
 SOURCE_META_FIELDS = ("title", "source", "theme", "document_type", "publish_date", "code_affaire", "client")
 
@@ -65,10 +67,10 @@ class CitedAnswerBuilder:
             valid = [n for n in numbers if 1 <= n <= count]
             invalid.extend(n for n in numbers if not 1 <= n <= count)
             cited.update(valid)
-            return "".join(f"[{n}]" for n in dict.fromkeys(valid))
+            return "".join(f"[{n}]" for n in dict.fromkeys(valid)) or _REMOVED
 
         answer = _CITATION_GROUP.sub(keep_valid, text)
-        answer = re.sub(r"[ \t]+([.,;:])", r"\1", answer).strip()
+        answer = re.sub(f"[ \t]*{_REMOVED}", "", answer).strip()
         sources = [self._source(i, doc, i in cited) for i, doc in enumerate(documents, start=1)]
         return {"answer": answer, "sources": sources, "invalid_citations": sorted(set(invalid))}
 

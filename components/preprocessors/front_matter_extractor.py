@@ -41,7 +41,9 @@ class FrontMatterExtractor:
         """
         :param key_fields: The business fields that count as key metadata.
         """
-        self.key_fields = key_fields or ["code_affaire", "client", "commune", "lot", "document_type"]
+        self.key_fields = (
+            key_fields if key_fields is not None else ["code_affaire", "client", "commune", "lot", "document_type"]
+        )
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, Any]:

@@ -100,7 +100,8 @@ def test_empty_question_is_a_clear_400(service: str) -> None:
 def test_draw_is_served_offline(service: str) -> None:
     response = httpx.get(f"{service}/draw/rag", params={"fmt": "svg"}, timeout=60)
     assert response.status_code == 200
-    assert "dense_retriever" in response.text and "<svg" in response.text
+    assert "dense_retriever" in response.text
+    assert "<svg" in response.text
 
 
 def test_edited_top_k_and_dead_llm(indexed_data_dir: Path, tmp_path: Path) -> None:

@@ -113,6 +113,22 @@ class LocalBM25DocumentStore(InMemoryDocumentStore):
         super().delete_documents(document_ids)
         self._save()
 
+    def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        self._reload_if_changed()
+        updated = super().update_by_filter(filters, meta)
+        self._save()
+        return updated
+
+    def delete_by_filter(self, filters: dict[str, Any]) -> int:
+        self._reload_if_changed()
+        self._in_batch = True
+        try:
+            deleted = super().delete_by_filter(filters)
+        finally:
+            self._in_batch = False
+        self._save()
+        return deleted
+
     def delete_all_documents(self) -> None:
         super().delete_all_documents()
         self._save()

@@ -250,12 +250,6 @@ def test_sources_footer_without_sources_is_empty():
     assert sources_footer([], [3]) == ""
 
 
-@pytest.mark.xfail(
-    reason="BUG: run_async_generator yields each component's output, then the final pipeline outputs again; "
-    "_run_streaming turns both into events, so `context` and `answer` come twice (a second `context` after the "
-    "answer)",
-    strict=True,
-)
 async def test_rag_events_send_context_and_answer_once(rag):
     types = [e.type for e in await _all(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))]
     assert types.count("context") == 1
@@ -263,10 +257,6 @@ async def test_rag_events_send_context_and_answer_once(rag):
     assert types[-2:] == ["answer", "done"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: same duplicate `answer` event: a streamed OpenAI response ends with the Sources block twice",
-    strict=True,
-)
 async def test_streamed_openai_answer_lists_the_sources_once(rag):
     text = "".join([d async for d in openai_deltas(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))])
     assert text.count("**Sources**") == 1

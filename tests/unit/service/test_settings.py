@@ -139,11 +139,6 @@ def test_resolve_path(tmp_path):
     assert settings.resolve_path("~/rag") == Path.home() / "rag"
 
 
-@pytest.mark.xfail(
-    reason="BUG: lookup splits the key on every '.', so the long form models.llm.backends.<name>.<field> fails for "
-    "backend names that contain dots (the default one, qwen2.5-coder-0.5b-instruct, does)",
-    strict=True,
-)
 def test_lookup_of_a_backend_by_its_full_key():
     settings = load_settings(DEFAULT_CONFIG_PATH)
     name = settings.models.llm.default

@@ -105,12 +105,6 @@ def test_validate_the_repository_graphs(settings):
     assert rag.message == "8 components, 8 connections"
 
 
-@pytest.mark.xfail(
-    reason="BUG: explain_build_error looks for 'not allowed', but Haystack 3.4 words its allowlist refusal "
-    "'Refusing to deserialize ... not on the trusted-module allowlist', so a type whose module path has a typo "
-    "gets Haystack's raw advice (unsafe=True, allowed_modules) instead of 'unknown or disallowed component type'",
-    strict=True,
-)
 def test_validate_type_in_an_unknown_module(findings):
     finding = findings["typo_in_module"]
     assert not finding.ok

@@ -143,21 +143,11 @@ def test_run_uses_only_the_first_reply():
     assert _cited(result) == {1}
 
 
-@pytest.mark.xfail(
-    reason="BUG: the clean-up regex `[ \\t]+([.,;:])` runs over the whole answer, so the space French puts before "
-    "':' and ';' is removed even where no citation was removed",
-    strict=True,
-)
 def test_run_keeps_french_punctuation_spacing():
     text = "Le délai est : 3 mois ; voir le CCTP [1]."
     assert _run(text)["answer"] == text
 
 
-@pytest.mark.xfail(
-    reason="BUG: only closed <think>…</think> blocks are removed; a reply cut while thinking (max_tokens) leaks its "
-    "reasoning, and its citations, into the answer",
-    strict=True,
-)
 def test_run_drops_an_unclosed_think_block():
     result = _run("<think>Le passage [1] semble parler du délai, mais")
     assert not re.search(r"think|passage", result["answer"])

@@ -189,11 +189,6 @@ def test_retriever_round_trips_through_a_pipeline_dict(path, documents):
     assert restored.run({"bm25_retriever": {"query": "enrobé"}})["bm25_retriever"]["documents"][0].id == "enrobe"
 
 
-@pytest.mark.xfail(
-    reason="BUG: update_by_filter (inherited) changes the documents in memory but is never saved to the file, "
-    "although every write is meant to be persisted",
-    strict=True,
-)
 def test_update_by_filter_persists(path, documents):
     store = LocalBM25DocumentStore(path=path)
     store.write_documents(documents)

@@ -137,11 +137,6 @@ def test_run_keeps_order_and_count():
     assert [d.meta["title"] for d in docs] == [f"Document {i}" for i in range(5)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: `key_fields or [...]` treats an explicit empty list as 'not given', so key_fields=[] "
-    "(only tags count) silently falls back to the default business fields",
-    strict=True,
-)
 def test_run_with_no_key_fields_only_tags_count():
     (doc,) = _run(Document(content="---\nclient: Ville\n---\nTexte"), key_fields=[])
     assert doc.meta["has_key_metadata"] is False
