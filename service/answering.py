@@ -17,6 +17,8 @@ from haystack import Pipeline
 from haystack.core.errors import PipelineRuntimeError
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
+from service.gateway.access import effective_filters
+
 EventType = Literal["context", "response", "answer", "error", "done"]
 
 # Component names the service relies on in the graphs (pipelines/rag/rag.yml, pipelines/chat/chat.yml).
@@ -56,6 +58,7 @@ class LLMUnavailableError(Exception):
 
 def rag_inputs(question: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `rag` graph's inputs for one question."""
+    filters = effective_filters(filters)  # the caller's access scope AND the request's own filters
     return {
         "query_embedder": {"text": question},
         "dense_retriever": {"filters": filters},

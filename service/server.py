@@ -58,10 +58,17 @@ def create_service_app() -> FastAPI:
     from hayhooks import create_app
     from hayhooks.server.app import deploy_files_pipeline
 
+    from service.askai import add_askai_routes
+    from service.gateway import install_gateway
+    from service.openai_chat import add_openai_routes
+
     settings = load_settings()
     configure_hayhooks(settings)
     app = create_app()
     add_offline_draw_route(app, settings)
+    add_openai_routes(app, settings)  # /v1/models, /v1/chat/completions: model -> (graph, LLM backend)
+    add_askai_routes(app, settings)  # POST /askai/query, WebSocket /askai/ws
+    install_gateway(app, settings)  # auth, access scopes, rate limits, cache, access log, /health /ready /metrics
     root = settings.resolve_path(settings.server.pipelines_dir)
     for name in settings.server.pipelines:
         folder = root / name

@@ -16,6 +16,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from service.gateway.config import (
+    AccessSettings,
+    AuthSettings,
+    CacheSettings,
+    LimitsSettings,
+    LoggingSettings,
+    RateLimitSettings,
+    RedisSettings,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV_VAR = "RAG_CONFIG"
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "hayhooks.yml"
@@ -127,6 +137,14 @@ class Settings(BaseSettings):
     stores: StoresSettings = StoresSettings()
     models: ModelsSettings
     retrieval: RetrievalSettings = RetrievalSettings()
+    # The gateway in front of the pipelines (service/gateway/config.py).
+    auth: AuthSettings  # required: auth off (mode: dev) must be written down
+    access: AccessSettings = AccessSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    cache: CacheSettings = CacheSettings()
+    redis: RedisSettings = RedisSettings()
+    logging: LoggingSettings = LoggingSettings()
+    request_limits: LimitsSettings = LimitsSettings()
 
     @classmethod
     def settings_customise_sources(

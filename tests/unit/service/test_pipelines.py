@@ -30,8 +30,13 @@ def _resolved(name: str, settings) -> dict:
     return resolve_references(read_definition(pipeline_yaml_path(name, settings)), settings)
 
 
+def _unwrapped(component: dict) -> dict:
+    """A retriever node, seen through its FaultTolerantRetriever wrapper."""
+    return component["init_parameters"].get("retriever", component)
+
+
 def _store_of(definition: dict, node: str) -> dict:
-    return definition["components"][node]["init_parameters"]["document_store"]
+    return _unwrapped(definition["components"][node])["init_parameters"]["document_store"]
 
 
 def _raises(node, settings) -> str:
@@ -99,7 +104,7 @@ def test_resolve_references_missing_prompt(settings):
 def test_bind_backends_embedded(settings, name):
     data_dir = Path(settings.stores.data_dir)
     bound = bind_backends(_resolved(name, settings), settings)
-    for component in bound["components"].values():
+    for component in map(_unwrapped, bound["components"].values()):
         assert component["type"] not in {ELASTICSEARCH_STORE, ELASTICSEARCH_BM25_RETRIEVER}
         store = component["init_parameters"].get("document_store")
         if store and store["type"] == QDRANT_STORE:
@@ -116,7 +121,7 @@ def test_bind_backends_embedded(settings, name):
 
 
 def test_bind_backends_embedded_bm25_retriever(settings):
-    retriever = bind_backends(_resolved("rag", settings), settings)["components"]["bm25_retriever"]
+    retriever = _unwrapped(bind_backends(_resolved("rag", settings), settings)["components"]["bm25_retriever"])
     assert retriever["type"] == LOCAL_BM25_RETRIEVER
     assert retriever["init_parameters"]["top_k"] == settings.retrieval.bm25_top_k
     assert retriever["init_parameters"]["document_store"]["type"] == LOCAL_BM25_STORE
@@ -132,7 +137,7 @@ def test_bind_backends_servers_leaves_types_untouched(servers_settings):
     resolved = _resolved("rag", servers_settings)
     bound = bind_backends(resolved, servers_settings)
     assert bound == resolved
-    assert bound["components"]["bm25_retriever"]["type"] == ELASTICSEARCH_BM25_RETRIEVER
+    assert _unwrapped(bound["components"]["bm25_retriever"])["type"] == ELASTICSEARCH_BM25_RETRIEVER
     assert _store_of(bound, "bm25_retriever")["type"] == ELASTICSEARCH_STORE
     qdrant = _store_of(bound, "dense_retriever")["init_parameters"]
     assert qdrant["url"] == servers_settings.stores.qdrant.url
@@ -175,7 +180,7 @@ def test_build_pipeline(settings, name):
 
 
 def test_build_pipeline_embedded_uses_the_local_bm25_store(settings):
-    retriever = build_pipeline("rag", settings).get_component("bm25_retriever")
+    retriever = build_pipeline("rag", settings).get_component("bm25_retriever").retriever
     assert type(retriever).__name__ == "InMemoryBM25Retriever"
     assert retriever.document_store.path == str(Path(settings.stores.data_dir) / "bm25-rag_documents.json")
 

@@ -1,0 +1,3 @@
+from components.retrievers.fault_tolerant_retriever import FaultTolerantRetriever, RetrievalUnavailableError
+
+__all__ = ["FaultTolerantRetriever", "RetrievalUnavailableError"]

@@ -1,0 +1,349 @@
+"""
+The gateway in front of the pipelines, as one ASGI middleware (inside Hayhooks' RequestIdMiddleware):
+
+authenticate → access scope → rate limit → read and check the body → answer cache → the route → access log.
+Streaming responses pass through untouched (no buffering); the stage timings come from Haystack's tracer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from components.retrievers.retrieval_report import BACKEND_STATUS, close_report, open_report
+from service.gateway import observability
+from service.gateway.access import AccessDeniedError, scope_for, scope_key
+from service.gateway.auth import Authenticator, AuthError
+from service.gateway.cache import AnswerCache, answer_cache_key
+from service.gateway.context import CURRENT_REQUEST, RequestContext
+from service.gateway.rate_limit import RateLimiter
+from service.gateway.redis_link import RedisLink
+from service.gateway.validation import CHAT_ROUTES, BadRequestError, is_question_route, parse_json_body, validate_body
+
+logger = logging.getLogger("service.gateway")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+USE_RAG_HEADER = "x-use-rag"
+_FALSE = {"false", "0", "no", "off", "non"}
+STREAM_PATHS = ("/askai/ws",)
+BOTH_DOWN_RECHECK_SECONDS = 5.0  # after every retrieval store failed, RAG requests get 503 this long, then retry
+METRIC_ROUTES = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/v1/models",
+    "/models",
+    "/status",
+    "/askai/ws",
+    "/openapi.json",
+    "/docs",
+}
+WITH_BODY = {"POST", "PUT", "PATCH"}
+
+
+class _ClientGoneError(Exception):
+    pass
+
+
+def route_label(path: str) -> str:
+    """A bounded set of metric labels (unknown paths are `other`)."""
+    if is_question_route(path) or path in METRIC_ROUTES:
+        return path
+    for prefix in ("/draw/", "/status/", "/chat/"):
+        if path.startswith(prefix):
+            return prefix + "*"
+    return "other"
+
+
+def mode_of(path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    """RAG or plain chat, as the routes decide it (`use_rag` in the body wins over the `x-use-rag` header)."""
+    if path in CHAT_ROUTES and body.get("model") == "chat":
+        return "chat"
+    value = body.get("use_rag")
+    if value is None:
+        value = headers.get(USE_RAG_HEADER)
+    if value is None:
+        return "rag"
+    if isinstance(value, bool):
+        return "rag" if value else "chat"
+    return "chat" if str(value).strip().lower() in _FALSE else "rag"
+
+
+async def send_json(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """An error the caller can read: FastAPI's `detail` and OpenAI's `error` object."""
+    kind = (
+        "rate_limit_error"
+        if status == 429
+        else "authentication_error"
+        if status in {401, 403}
+        else ("invalid_request_error" if status < 500 else "service_unavailable")
+    )
+    body = json.dumps({"detail": message, "error": {"message": message, "type": kind, "code": status}}).encode()
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """:raises BadRequestError: (413) past `limit` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGoneError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadRequestError(413, f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class Gateway:
+    """Everything the middleware needs, built once per worker from `hayhooks.yml`."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.authenticator = Authenticator(settings.auth)
+        uses_redis = "redis" in {settings.cache.backend, settings.rate_limit.backend}
+        self.redis = RedisLink(settings.redis) if uses_redis else None
+        self.limiter = RateLimiter(settings.rate_limit, self.redis)
+        self.cache = AnswerCache(settings.cache, self.redis, settings.resolve_path(settings.stores.data_dir))
+
+
+class GatewayMiddleware:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex[:8]
+        ctx = RequestContext(request_id, scope.get("method", "WS"), scope["path"])
+        ctx_token = CURRENT_REQUEST.set(ctx)
+        report, report_token = open_report()
+        status = [0]
+        try:
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send, ctx)
+                status[0] = 101
+            else:
+                await self._http(scope, receive, send, ctx, report, status)
+        except _ClientGoneError:
+            status[0] = 499
+        finally:
+            observability.record(
+                ctx,
+                route_label(ctx.path),
+                status[0] or 500,
+                sorted(report.failed),
+                self.gateway.settings.logging.access_log,
+            )
+            close_report(report_token)
+            CURRENT_REQUEST.reset(ctx_token)
+
+    def _authorise(self, ctx: RequestContext, headers: dict[str, str]) -> tuple[int, str] | None:
+        """Set the principal and its scope on `ctx`; :returns: (status, message) when the request is refused."""
+        auth = self.gateway.authenticator
+        try:
+            principal = auth.authenticate(headers)
+        except AuthError as e:
+            observability.AUTH_FAILURES.labels("401").inc()
+            return 401, f"Not authenticated: {e.reason}."
+        ctx.principal = principal
+        if any(ctx.path.startswith(p) for p in auth.settings.admin_path_prefixes) and (
+            auth.settings.admin_role not in principal.roles
+        ):
+            observability.AUTH_FAILURES.labels("403").inc()
+            return 403, f"This route needs the '{auth.settings.admin_role}' role."
+        try:
+            ctx.scope_filters = scope_for(principal, self.gateway.settings.access)
+        except AccessDeniedError as e:
+            observability.AUTH_FAILURES.labels("403").inc()
+            return 403, f"Forbidden: {e}."
+        return None
+
+    async def _authorise_off_loop(self, ctx: RequestContext, headers: dict[str, str]) -> tuple[int, str] | None:
+        auth = self.gateway.authenticator
+        if auth.jwt is not None and not auth.dev_mode and headers.get("authorization", "").count(".") == 2:
+            return await asyncio.to_thread(self._authorise, ctx, headers)  # a JWKS fetch blocks
+        return self._authorise(ctx, headers)
+
+    async def _http(  # noqa: PLR0911, PLR0912, PLR0915, PLR0917 (the request's path through the gateway, in order)
+        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, report: Any, status: list[int]
+    ) -> None:
+        gw = self.gateway
+
+        async def refuse(code: int, message: str, headers: dict[str, str] | None = None) -> None:
+            status[0] = code
+            await send_json(send, code, message, headers)
+
+        async def send_through(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        if gw.authenticator.is_public(ctx.path) or ctx.method == "OPTIONS":
+            await self.app(scope, receive, send_through)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        refused = await self._authorise_off_loop(ctx, headers)
+        if refused is not None:
+            extra = {"www-authenticate": 'Bearer realm="rag"'} if refused[0] == 401 else None
+            await refuse(*refused, headers=extra)
+            return
+        assert ctx.principal is not None
+        who = f"{ctx.principal.kind}:{ctx.principal.name}"
+        verdict = await gw.limiter.check_request(who)
+        if not verdict.allowed:
+            observability.RATE_LIMITED.labels("requests").inc()
+            await refuse(429, f"Rate limit: {verdict.reason}.", {"retry-after": str(verdict.retry_after)})
+            return
+
+        body = b""
+        if ctx.method in WITH_BODY:
+            declared = headers.get("content-length", "")
+            limit = gw.settings.request_limits.max_body_bytes
+            try:
+                if declared.isdigit() and int(declared) > limit:
+                    raise BadRequestError(413, f"The request body is larger than {limit} bytes.")
+                body = await read_body(receive, limit)
+            except BadRequestError as e:
+                await refuse(e.status, e.message)
+                return
+        parsed: Any = None
+        if ctx.method == "POST" and is_question_route(ctx.path):
+            try:
+                parsed = parse_json_body(body)
+                validate_body(ctx.path, parsed, gw.settings.request_limits, gw.settings.access)
+            except BadRequestError as e:
+                await refuse(e.status, e.message)
+                return
+            ctx.model = (
+                parsed.get("model") if isinstance(parsed.get("model"), str) else ctx.path.strip("/").split("/")[0]
+            )
+            ctx.mode = mode_of(ctx.path, parsed, headers)
+            ctx.stream = parsed.get("stream") is True
+            if (
+                ctx.mode == "rag"
+                and BACKEND_STATUS
+                and all(s.down_recently(BOTH_DOWN_RECHECK_SECONDS) for s in BACKEND_STATUS.values())
+            ):
+                await refuse(503, "Every search backend is down; retry shortly.", {"retry-after": "5"})
+                return
+
+        cache_key = None
+        if parsed is not None and not ctx.stream and gw.cache.cacheable(ctx.method, ctx.path):
+            cache_key = answer_cache_key(
+                ctx.path, parsed, ctx.mode or "rag", scope_key(ctx.scope_filters), gw.cache.generation.current()
+            )
+            hit = await gw.cache.get(cache_key)
+            if hit is not None:
+                ctx.cache = "hit"
+                observability.CACHE.labels("hit").inc()
+                content_type, cached = hit
+                status[0] = 200
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", content_type.encode("latin-1")),
+                            (b"content-length", str(len(cached)).encode()),
+                            (b"x-cache", b"hit"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": cached})
+                return
+            ctx.cache = "miss"
+            observability.CACHE.labels("miss" if gw.cache.redis is None or gw.cache.redis.available else "error").inc()
+
+        streaming = ctx.stream or ctx.path.startswith(STREAM_PATHS)
+        slot_in_redis = False
+        if streaming:
+            verdict, slot_in_redis = await gw.limiter.open_stream(who)
+            if not verdict.allowed:
+                observability.RATE_LIMITED.labels("streams").inc()
+                await refuse(429, f"Rate limit: {verdict.reason}.", {"retry-after": str(verdict.retry_after)})
+                return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        captured: list[bytes] = []
+        content_type = [""]
+        replace = [False]
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                code = message["status"]
+                if code >= 500 and report.unavailable:
+                    replace[0] = True
+                    await refuse(503, "Every search backend is down; retry shortly.", {"retry-after": "5"})
+                    return
+                status[0] = code
+                extra = []
+                if report.failed:
+                    extra.append((b"x-retrieval-degraded", ",".join(sorted(report.failed)).encode()))
+                if cache_key is not None:
+                    extra.append((b"x-cache", b"miss"))
+                for k, v in message.get("headers", []):
+                    if k.lower() == b"content-type":
+                        content_type[0] = v.decode("latin-1")
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            elif message["type"] == "http.response.body":
+                if replace[0]:
+                    return
+                if cache_key is not None and status[0] == 200:
+                    captured.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay, send_wrapped)
+        finally:
+            if streaming:
+                await gw.limiter.close_stream(who, slot_in_redis)
+        if cache_key is not None and status[0] == 200 and not report.failed and not replace[0]:
+            await gw.cache.put(cache_key, content_type[0] or "application/json", b"".join(captured))
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+        """WebSockets: credentials from the headers, or an `access_token` query parameter (browsers set no headers)."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token", [None])[0]
+        if token and "authorization" not in headers:
+            headers["authorization"] = f"Bearer {token}"
+        refused = await self._authorise_off_loop(ctx, headers)
+        if refused is not None:
+            await send({"type": "websocket.close", "code": 1008, "reason": refused[1][:120]})
+            return
+        assert ctx.principal is not None
+        who = f"{ctx.principal.kind}:{ctx.principal.name}"
+        verdict, in_redis = await self.gateway.limiter.open_stream(who)
+        if not verdict.allowed:
+            await send({"type": "websocket.close", "code": 1013, "reason": verdict.reason})
+            return
+        ctx.stream = True
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            await self.gateway.limiter.close_stream(who, in_redis)

@@ -1,0 +1,140 @@
+"""Bad input gets a clear 4xx before it reaches a graph: size, encoding, JSON shape, ranges, filter fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from service.gateway.access import InvalidFiltersError, validate_filters
+from service.gateway.config import AccessSettings, LimitsSettings
+
+CHAT_ROUTES = {"/v1/chat/completions", "/chat/completions"}
+QUESTION_ROUTES = {"/rag/run", "/askai/query"}
+ROLES = {"system", "user", "assistant", "developer", "tool", "function"}
+
+
+class BadRequestError(Exception):
+    """A request the gateway refuses: `status` (400, 413, 422) and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """:raises BadRequestError: for bytes that are not UTF-8 JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequestError(400, f"The request body is not valid UTF-8 (byte {e.start}).") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadRequestError(
+            400, f"The request body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
+        ) from None
+    except RecursionError:
+        raise BadRequestError(400, "The request body is nested too deeply.") from None
+
+
+def _int_in_range(body: dict[str, Any], name: str, low: int, high: int) -> None:
+    if name not in body or body[name] is None:
+        return
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequestError(422, f"'{name}' must be an integer.")
+    if not low <= value <= high:
+        raise BadRequestError(422, f"'{name}' must be between {low} and {high} (got {value}).")
+
+
+def _text_of(content: Any, where: str) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        parts = []
+        for i, part in enumerate(content):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise BadRequestError(422, f"{where}.content[{i}] must be an object with a 'type'.")
+            if part["type"] == "text":
+                if not isinstance(part.get("text"), str):
+                    raise BadRequestError(422, f"{where}.content[{i}].text must be a string.")
+                parts.append(part["text"])
+        return "\n".join(parts)
+    raise BadRequestError(422, f"{where}.content must be a string or a list of content parts.")
+
+
+def _check_messages(body: dict[str, Any], limits: LimitsSettings) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise BadRequestError(422, "'messages' must be a list of messages.")
+    if not messages:
+        raise BadRequestError(422, "'messages' is empty.")
+    if len(messages) > limits.max_messages:
+        raise BadRequestError(422, f"Too many messages: {len(messages)} (at most {limits.max_messages}).")
+    has_user_text = False
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise BadRequestError(422, f"{where} must be an object with 'role' and 'content'.")
+        if message.get("role") not in ROLES:
+            raise BadRequestError(422, f"{where}.role must be one of {', '.join(sorted(ROLES))}.")
+        text = _text_of(message.get("content"), where)
+        if len(text) > limits.max_message_chars:
+            limit = limits.max_message_chars
+            raise BadRequestError(413, f"{where} is too long: {len(text)} characters (at most {limit}).")
+        has_user_text = has_user_text or (message["role"] == "user" and bool(text.strip()))
+    if not has_user_text:
+        raise BadRequestError(422, "The request has no user message with text.")
+
+
+def _check_question(body: dict[str, Any], limits: LimitsSettings) -> None:
+    for name in ("query", "question"):
+        if name not in body:
+            continue
+        value = body[name]
+        if not isinstance(value, str):
+            raise BadRequestError(422, f"'{name}' must be a string.")
+        if not value.strip():
+            raise BadRequestError(422, f"'{name}' is empty.")
+        if len(value) > limits.max_message_chars:
+            raise BadRequestError(
+                413, f"'{name}' is too long: {len(value)} characters (at most {limits.max_message_chars})."
+            )
+
+
+def validate_body(path: str, body: Any, limits: LimitsSettings, access: AccessSettings) -> None:
+    """
+    Check a question route's JSON body.
+
+    :raises BadRequestError: naming the first problem found.
+    """
+    if not isinstance(body, dict):
+        raise BadRequestError(422, "The request body must be a JSON object.")
+    if path in CHAT_ROUTES:
+        if not isinstance(body.get("model"), str) or not body["model"]:
+            raise BadRequestError(422, "'model' must be a non-empty string.")
+        _check_messages(body, limits)
+        if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
+            raise BadRequestError(422, "'stream' must be true or false.")
+    elif "messages" in body:
+        _check_messages(body, limits)
+    if path == "/rag/run" and "query" not in body:
+        raise BadRequestError(422, "'query' is missing.")
+    _check_question(body, limits)
+    _int_in_range(body, "max_tokens", 1, limits.max_tokens)
+    _int_in_range(body, "max_completion_tokens", 1, limits.max_tokens)
+    _int_in_range(body, "top_k", 1, limits.max_top_k)
+    if "temperature" in body and body["temperature"] is not None:
+        value = body["temperature"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+            raise BadRequestError(422, "'temperature' must be a number between 0 and 2.")
+    if body.get("filters") is not None:
+        try:
+            validate_filters(body["filters"], access.filter_fields)
+        except InvalidFiltersError as e:
+            raise BadRequestError(422, f"Invalid filters: {e}") from None
+
+
+def is_question_route(path: str) -> bool:
+    return path in CHAT_ROUTES or path in QUESTION_ROUTES

@@ -1,0 +1,1 @@
+from gateway_testing import client_for, keys  # noqa: F401 (fixtures)
