@@ -20,6 +20,9 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e ".[test]"
 
+step "Elasticsearch 7.9 OSS for the integration tests (var/elasticsearch)"
+bash scripts/setup_elasticsearch.sh
+
 step "Offline models (var/models)"
 .venv/bin/python scripts/install_models.py
 

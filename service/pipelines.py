@@ -32,11 +32,14 @@ PROMPT_SUFFIX = ".jinja2"
 
 QDRANT_STORE = "haystack_integrations.document_stores.qdrant.document_store.QdrantDocumentStore"
 ELASTICSEARCH_STORE = "haystack_integrations.document_stores.elasticsearch.document_store.ElasticsearchDocumentStore"
+FRENCH_ELASTICSEARCH_STORE = (
+    "components.document_stores.elasticsearch_french.document_store.FrenchElasticsearchDocumentStore"
+)
 ELASTICSEARCH_BM25_RETRIEVER = (
     "haystack_integrations.components.retrievers.elasticsearch.bm25_retriever.ElasticsearchBM25Retriever"
 )
 LOCAL_BM25_STORE = "components.document_stores.local_bm25.document_store.LocalBM25DocumentStore"
-LOCAL_BM25_RETRIEVER = "haystack.components.retrievers.in_memory.bm25_retriever.InMemoryBM25Retriever"
+LOCAL_BM25_RETRIEVER = "components.retrievers.local_bm25.retriever.LocalBM25Retriever"
 
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
@@ -102,7 +105,10 @@ def _embedded_qdrant(params: dict[str, Any], settings: Settings) -> dict[str, An
 
 def _embedded_bm25_store(params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     index = params.get("index", settings.stores.elasticsearch.index)
-    return {"path": str(settings.resolve_path(settings.stores.data_dir) / f"bm25-{index}.json")}
+    bound: dict[str, Any] = {"path": str(settings.resolve_path(settings.stores.data_dir) / f"bm25-{index}.json")}
+    if "meta_fields_to_search" in params:
+        bound["meta_fields_to_index"] = params["meta_fields_to_search"]
+    return bound
 
 
 def _embedded_bm25_retriever(params: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -114,6 +120,7 @@ def _embedded_bm25_retriever(params: dict[str, Any], settings: Settings) -> dict
 EMBEDDED_BINDINGS: dict[str, tuple[str, Callable[[dict[str, Any], Settings], dict[str, Any]]]] = {
     QDRANT_STORE: (QDRANT_STORE, _embedded_qdrant),
     ELASTICSEARCH_STORE: (LOCAL_BM25_STORE, _embedded_bm25_store),
+    FRENCH_ELASTICSEARCH_STORE: (LOCAL_BM25_STORE, _embedded_bm25_store),
     ELASTICSEARCH_BM25_RETRIEVER: (LOCAL_BM25_RETRIEVER, _embedded_bm25_retriever),
 }
 

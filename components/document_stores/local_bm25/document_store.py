@@ -2,133 +2,366 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
 import os
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from haystack import Document, default_from_dict, default_to_dict
-from haystack.document_stores.in_memory import InMemoryDocumentStore
+import bm25s
+import numpy as np
+from haystack import Document, default_from_dict, default_to_dict, logging
+from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.document_stores.types import DuplicatePolicy
+from haystack.utils import expit
+from haystack.utils.filters import document_matches_filter
+
+from components.document_stores.french_analysis import FrenchAnalyzer
+
+logger = logging.getLogger(__name__)
+
+BM25_ALGORITHMS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+BM25_DEFAULT_PARAMETERS = {"k1": 1.2, "b": 0.75}  # Elasticsearch's
+BM25_SCALING_FACTOR = 8  # as Haystack's InMemoryDocumentStore: scale_score maps a raw score s to expit(s / 8)
+_FILTER_MASKS_KEPT = 64
 
 
-class LocalBM25DocumentStore(InMemoryDocumentStore):
+class LocalBM25DocumentStore:
     """
-    Haystack's `InMemoryDocumentStore`, persisted to one JSON file.
+    A BM25 document store in the process, kept in one JSON file, with French analysis and sparse-matrix scoring.
 
-    Every write or delete is saved atomically (write to a temporary file, then rename), so a reader never sees a
-    half-written file; a store whose file was changed by another process (the indexer) reloads it before the next
-    read. Embeddings are not kept: this store only serves BM25 retrieval. It works with `InMemoryBM25Retriever`.
+    Documents are analysed by `FrenchAnalyzer` (elision, lower case, stop words, Snowball stem, ASCII folding, codes
+    and references kept whole) and scored with `bm25s` (a precomputed sparse term x document matrix): a query costs
+    a few milliseconds at 10k chunks. Every write or delete is saved atomically (a temporary file renamed over the old
+    one, under a file lock, after re-reading what another process wrote); a store whose file was changed by another
+    process (the indexer) reloads it before its next operation. Embeddings are not kept: this store only serves BM25
+    retrieval, through `LocalBM25Retriever`.
     """
 
     def __init__(
         self,
         path: str,
-        bm25_algorithm: str = "BM25L",
+        bm25_algorithm: str = "lucene",
         bm25_parameters: dict[str, Any] | None = None,
+        stemmer: str = "french",
+        meta_fields_to_index: list[str] | None = None,
     ) -> None:
         """
         :param path: The JSON file holding the documents; created on the first write.
-        :param bm25_algorithm: "BM25Okapi", "BM25L" or "BM25Plus".
-        :param bm25_parameters: Parameters of the BM25 algorithm, e.g. `{"k1": 1.2, "b": 0.75}`.
+        :param bm25_algorithm: A `bm25s` method: "lucene" (as Elasticsearch), "robertson", "atire", "bm25l", "bm25+".
+        :param bm25_parameters: `k1`, `b` (and `delta` for bm25l / bm25+); Elasticsearch's `{"k1": 1.2, "b": 0.75}`
+            when not given.
+        :param stemmer: The Snowball stemmer of the analysis ("french"), or "none".
+        :param meta_fields_to_index: Metadata fields whose text is searched with the content (default: `title`).
         """
-        super().__init__(
-            bm25_algorithm=bm25_algorithm,  # type: ignore[arg-type]
-            bm25_parameters=bm25_parameters,
-            shared=False,
-            return_embedding=False,
-        )
+        if bm25_algorithm not in BM25_ALGORITHMS:
+            msg = f"bm25_algorithm must be one of {', '.join(BM25_ALGORITHMS)}, not {bm25_algorithm!r}"
+            raise ValueError(msg)
         self.path = path
-        self._loaded_mtime: float | None = None
-        self._in_batch = False  # InMemoryDocumentStore.write_documents calls delete_documents per overwritten doc
+        self.bm25_algorithm = bm25_algorithm
+        self.bm25_parameters = bm25_parameters or {}
+        self.stemmer = stemmer
+        self.meta_fields_to_index = ["title"] if meta_fields_to_index is None else list(meta_fields_to_index)
+        self._analyzer = FrenchAnalyzer(stemmer=stemmer)
+        self._lock = threading.RLock()
+        self._documents: dict[str, Document] = {}
+        self._loaded_signature: tuple[int, int, int] | None = None
+        self._tokens: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # id -> (indexed texts, their tokens)
+        self._index: bm25s.BM25 | None = None
+        self._indexed: list[Document] = []  # row i of the index is self._indexed[i]
+        self._filter_masks: OrderedDict[str, np.ndarray] = OrderedDict()
         self._reload_if_changed()
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
-            self, path=self.path, bm25_algorithm=self.bm25_algorithm, bm25_parameters=self.bm25_parameters
+            self,
+            path=self.path,
+            bm25_algorithm=self.bm25_algorithm,
+            bm25_parameters=self.bm25_parameters,
+            stemmer=self.stemmer,
+            meta_fields_to_index=self.meta_fields_to_index,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LocalBM25DocumentStore:
         return default_from_dict(cls, data)
 
-    def _file_mtime(self) -> float | None:
+    # --- the file -------------------------------------------------------------------------------------------------
+
+    def _signature(self) -> tuple[int, int, int] | None:
         try:
-            return os.stat(self.path).st_mtime_ns / 1e9
+            st = os.stat(self.path)
         except FileNotFoundError:
             return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _reload_if_changed(self) -> None:
-        mtime = self._file_mtime()
-        if mtime == self._loaded_mtime:
-            return
-        super().delete_all_documents()
-        if mtime is not None:
-            with open(self.path, encoding="utf-8") as f:
-                documents = [Document.from_dict(d) for d in json.load(f)["documents"]]
-            super().write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
-        self._loaded_mtime = mtime
+        with self._lock:
+            signature = self._signature()
+            if signature == self._loaded_signature:
+                return
+            documents: dict[str, Document] = {}
+            if signature is not None:
+                with open(self.path, encoding="utf-8") as f:
+                    documents = {d["id"]: Document.from_dict(d) for d in json.load(f)["documents"]}
+            self._documents = documents
+            self._loaded_signature = signature
+            self._changed()
 
-    def _save(self) -> None:
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Read what others wrote, let the caller change `_documents`, then save: one writer at a time."""
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"documents": [doc.to_dict(flatten=False) for doc in self.storage.values()]}
+        with self._lock, open(f"{self.path}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self._reload_if_changed()
+                yield
+                self._save(target)
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _save(self, target: Path) -> None:
+        payload = {"documents": [doc.to_dict(flatten=False) for doc in self._documents.values()]}
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, ensure_ascii=False)
-        os.replace(tmp, target)
-        self._loaded_mtime = self._file_mtime()
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(payload, f, ensure_ascii=False)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._loaded_signature = self._signature()
+        self._changed()
 
-    def count_documents(self) -> int:
-        self._reload_if_changed()
-        return super().count_documents()
+    def _changed(self) -> None:
+        self._index = None
+        self._filter_masks.clear()
 
-    def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
-        self._reload_if_changed()
-        return super().filter_documents(filters)
+    # --- the index ------------------------------------------------------------------------------------------------
+
+    def _indexed_texts(self, doc: Document) -> tuple[str, ...]:
+        texts = [doc.content or ""]
+        for field in self.meta_fields_to_index:
+            value = doc.meta.get(field)
+            values = value if isinstance(value, list) else [value]
+            texts.extend(v for v in values if isinstance(v, str))
+        return tuple(texts)
+
+    def _doc_tokens(self, doc: Document) -> list[str]:
+        texts = self._indexed_texts(doc)
+        cached = self._tokens.get(doc.id)
+        if cached is not None and cached[0] == texts:
+            return cached[1]
+        tokens = [t for text in texts for t in self._analyzer.tokens(text)]
+        self._tokens[doc.id] = (texts, tokens)
+        return tokens
+
+    def _ensure_index(self) -> bm25s.BM25 | None:
+        if self._index is not None:
+            return self._index
+        self._indexed = [d for d in self._documents.values() if d.content is not None]
+        self._tokens = {d.id: self._tokens[d.id] for d in self._indexed if d.id in self._tokens}
+        corpus = [self._doc_tokens(d) for d in self._indexed]
+        if not any(corpus):
+            return None
+        index = bm25s.BM25(method=self.bm25_algorithm, **{**BM25_DEFAULT_PARAMETERS, **self.bm25_parameters})
+        index.index(corpus, show_progress=False)
+        self._index = index
+        return index
+
+    def _filter_matches(self, filters: dict[str, Any]) -> np.ndarray:
+        """Per indexed document: 1 matches `filters`, 0 does not, -1 not evaluated yet (kept for the next queries)."""
+        key = json.dumps(filters, sort_keys=True, default=str)
+        matches = self._filter_masks.get(key)
+        if matches is None:
+            matches = np.full(len(self._indexed), -1, dtype=np.int8)
+            self._filter_masks[key] = matches
+            if len(self._filter_masks) > _FILTER_MASKS_KEPT:
+                self._filter_masks.popitem(last=False)
+        else:
+            self._filter_masks.move_to_end(key)
+        return matches
+
+    def _first_matching(self, ranked: np.ndarray, filters: dict[str, Any], top_k: int) -> list[int]:
+        """The first `top_k` of `ranked` that match `filters`, evaluating the filter only as far as needed."""
+        matches = self._filter_matches(filters)
+        kept: list[int] = []
+        for i in ranked:
+            if matches[i] < 0:
+                matches[i] = document_matches_filter(filters, self._indexed[i])
+            if matches[i]:
+                kept.append(i)
+                if len(kept) == top_k:
+                    break
+        return kept
 
     def bm25_retrieval(
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
     ) -> list[Document]:
-        self._reload_if_changed()
-        return super().bm25_retrieval(query=query, filters=filters, top_k=top_k, scale_score=scale_score)
+        """
+        The documents that contain a term of the query, best BM25 score first.
+
+        :param query: The query text, analysed as the documents are.
+        :param filters: Haystack metadata filters the documents must match.
+        :param top_k: How many documents at most.
+        :param scale_score: Scores mapped to (0, 1) by `expit(score / 8)`, as Haystack's in-memory store does.
+        :returns: The documents, with their score.
+        """
+        if not query:
+            msg = "Query should be a non-empty string"
+            raise ValueError(msg)
+        _validate_filters(filters)
+        with self._lock:
+            self._reload_if_changed()
+            index = self._ensure_index()
+            if index is None or top_k <= 0:
+                return []
+            ids = index.get_tokens_ids(self._analyzer.tokens(query))
+            if not ids:
+                return []
+            scores = index.get_scores_from_ids(ids)
+            indices, indptr = index.scores["indices"], index.scores["indptr"]
+            matched = np.zeros(len(self._indexed), dtype=bool)
+            for token_id in set(ids):
+                matched[indices[indptr[token_id] : indptr[token_id + 1]]] = True
+            candidates = np.flatnonzero(matched)
+            if filters:
+                by_score = candidates[np.argsort(-scores[candidates], kind="stable")]
+                ranked = self._first_matching(by_score, filters, top_k)
+            else:
+                if len(candidates) > top_k:
+                    candidates = candidates[np.argpartition(-scores[candidates], top_k - 1)[:top_k]]
+                ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
+            found = []
+            for i in ranked:
+                score = float(scores[i])
+                found.append(
+                    replace(self._indexed[i], score=expit(score / BM25_SCALING_FACTOR) if scale_score else score)
+                )
+            return found
+
+    def warm_up(self) -> None:
+        """Load the file and build the index now rather than at the first query."""
+        with self._lock:
+            self._reload_if_changed()
+            self._ensure_index()
+
+    async def bm25_retrieval_async(
+        self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
+    ) -> list[Document]:
+        """`bm25_retrieval` in a worker thread."""
+        return await asyncio.to_thread(self.bm25_retrieval, query, filters, top_k, scale_score)
+
+    # --- the DocumentStore protocol -------------------------------------------------------------------------------
+
+    def count_documents(self) -> int:
+        with self._lock:
+            self._reload_if_changed()
+            return len(self._documents)
+
+    def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        """
+        :param filters: Haystack metadata filters; all documents when `None`.
+        :returns: The stored documents that match.
+        """
+        _validate_filters(filters)
+        with self._lock:
+            self._reload_if_changed()
+            if not filters:
+                return list(self._documents.values())
+            return [d for d in self._documents.values() if document_matches_filter(filters, d)]
+
+    def count_documents_by_filter(self, filters: dict[str, Any]) -> int:
+        return len(self.filter_documents(filters))
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
-        self._reload_if_changed()
-        self._in_batch = True
-        try:
-            written = super().write_documents([replace(d, embedding=None) for d in documents], policy=policy)
-        finally:
-            self._in_batch = False
-        self._save()
-        return written
+        """
+        :param documents: The documents to store; their embeddings are dropped.
+        :param policy: What to do with an id already stored: FAIL (the default, as NONE), SKIP or OVERWRITE.
+        :returns: How many documents were written.
+        :raises DuplicateDocumentError: An id is already stored and the policy is FAIL or NONE.
+        """
+        if not isinstance(documents, list) or any(not isinstance(d, Document) for d in documents):
+            msg = "Please provide a list of Documents."
+            raise ValueError(msg)
+        if policy == DuplicatePolicy.NONE:
+            policy = DuplicatePolicy.FAIL
+        with self._writing():
+            seen: set[str] = set()
+            for doc in documents:
+                if (doc.id in self._documents or doc.id in seen) and policy == DuplicatePolicy.FAIL:
+                    msg = f"ID '{doc.id}' already exists."
+                    raise DuplicateDocumentError(msg)
+                seen.add(doc.id)
+            written = 0
+            for doc in documents:
+                if doc.id in self._documents and policy == DuplicatePolicy.SKIP:
+                    logger.warning("ID '{document_id}' already exists", document_id=doc.id)
+                    continue
+                self._documents[doc.id] = replace(doc, embedding=None, score=None)
+                written += 1
+            return written
 
     def delete_documents(self, document_ids: list[str]) -> None:
-        if self._in_batch:
-            super().delete_documents(document_ids)
-            return
-        self._reload_if_changed()
-        super().delete_documents(document_ids)
-        self._save()
-
-    def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
-        self._reload_if_changed()
-        updated = super().update_by_filter(filters, meta)
-        self._save()
-        return updated
-
-    def delete_by_filter(self, filters: dict[str, Any]) -> int:
-        self._reload_if_changed()
-        self._in_batch = True
-        try:
-            deleted = super().delete_by_filter(filters)
-        finally:
-            self._in_batch = False
-        self._save()
-        return deleted
+        """:param document_ids: The ids to delete; unknown ids are ignored."""
+        with self._writing():
+            for document_id in document_ids:
+                self._documents.pop(document_id, None)
 
     def delete_all_documents(self) -> None:
-        super().delete_all_documents()
-        self._save()
+        with self._writing():
+            self._documents.clear()
+
+    def update_by_filter(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """
+        :param filters: Which documents to update.
+        :param meta: Metadata merged into theirs.
+        :returns: How many documents were updated.
+        """
+        _validate_filters(filters)
+        with self._writing():
+            matching = [d for d in self._documents.values() if document_matches_filter(filters, d)]
+            for doc in matching:
+                self._documents[doc.id] = replace(doc, meta={**doc.meta, **meta})
+            return len(matching)
+
+    def delete_by_filter(self, filters: dict[str, Any]) -> int:
+        """
+        :param filters: Which documents to delete.
+        :returns: How many documents were deleted.
+        """
+        _validate_filters(filters)
+        with self._writing():
+            matching = [d.id for d in self._documents.values() if document_matches_filter(filters, d)]
+            for document_id in matching:
+                del self._documents[document_id]
+            return len(matching)
+
+    async def count_documents_async(self) -> int:
+        return await asyncio.to_thread(self.count_documents)
+
+    async def filter_documents_async(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        return await asyncio.to_thread(self.filter_documents, filters)
+
+    async def write_documents_async(
+        self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE
+    ) -> int:
+        return await asyncio.to_thread(self.write_documents, documents, policy)
+
+    async def delete_documents_async(self, document_ids: list[str]) -> None:
+        await asyncio.to_thread(self.delete_documents, document_ids)
+
+
+def _validate_filters(filters: dict[str, Any] | None) -> None:
+    if filters and "operator" not in filters:
+        msg = "Invalid filter syntax. See https://docs.haystack.deepset.ai/docs/metadata-filtering for details."
+        raise ValueError(msg)

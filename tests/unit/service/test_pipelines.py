@@ -6,6 +6,7 @@ from haystack import Pipeline
 from service.pipelines import (
     ELASTICSEARCH_BM25_RETRIEVER,
     ELASTICSEARCH_STORE,
+    FRENCH_ELASTICSEARCH_STORE,
     LOCAL_BM25_RETRIEVER,
     LOCAL_BM25_STORE,
     PROMPTS_DIR,
@@ -105,7 +106,7 @@ def test_bind_backends_embedded(settings, name):
     data_dir = Path(settings.stores.data_dir)
     bound = bind_backends(_resolved(name, settings), settings)
     for component in map(_unwrapped, bound["components"].values()):
-        assert component["type"] not in {ELASTICSEARCH_STORE, ELASTICSEARCH_BM25_RETRIEVER}
+        assert component["type"] not in {ELASTICSEARCH_STORE, FRENCH_ELASTICSEARCH_STORE, ELASTICSEARCH_BM25_RETRIEVER}
         store = component["init_parameters"].get("document_store")
         if store and store["type"] == QDRANT_STORE:
             params = store["init_parameters"]
@@ -138,7 +139,7 @@ def test_bind_backends_servers_leaves_types_untouched(servers_settings):
     bound = bind_backends(resolved, servers_settings)
     assert bound == resolved
     assert _unwrapped(bound["components"]["bm25_retriever"])["type"] == ELASTICSEARCH_BM25_RETRIEVER
-    assert _store_of(bound, "bm25_retriever")["type"] == ELASTICSEARCH_STORE
+    assert _store_of(bound, "bm25_retriever")["type"] == FRENCH_ELASTICSEARCH_STORE
     qdrant = _store_of(bound, "dense_retriever")["init_parameters"]
     assert qdrant["url"] == servers_settings.stores.qdrant.url
     assert "path" not in qdrant
@@ -181,7 +182,7 @@ def test_build_pipeline(settings, name):
 
 def test_build_pipeline_embedded_uses_the_local_bm25_store(settings):
     retriever = build_pipeline("rag", settings).get_component("bm25_retriever").retriever
-    assert type(retriever).__name__ == "InMemoryBM25Retriever"
+    assert type(retriever).__name__ == "LocalBM25Retriever"
     assert retriever.document_store.path == str(Path(settings.stores.data_dir) / "bm25-rag_documents.json")
 
 

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 from haystack import Document, Pipeline
-from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.document_stores.types import DuplicatePolicy
 
 from components.document_stores.local_bm25 import LocalBM25DocumentStore
+from components.retrievers.local_bm25 import LocalBM25Retriever
 
 pytestmark = pytest.mark.unit
 
@@ -33,19 +33,31 @@ def _on_disk(path: str) -> dict[str, dict]:
 
 
 def test_init(path):
-    store = LocalBM25DocumentStore(path=path, bm25_algorithm="BM25Okapi", bm25_parameters={"k1": 1.2})
+    store = LocalBM25DocumentStore(path=path, bm25_algorithm="robertson", bm25_parameters={"k1": 1.2})
     assert store.path == path
-    assert store.bm25_algorithm == "BM25Okapi"
+    assert store.bm25_algorithm == "robertson"
     assert store.bm25_parameters == {"k1": 1.2}
+    assert (store.stemmer, store.meta_fields_to_index) == ("french", ["title"])
     assert store.count_documents() == 0
     assert not Path(path).exists()  # created on the first write only
 
 
+def test_init_rejects_an_unknown_algorithm(path):
+    with pytest.raises(ValueError, match="bm25_algorithm must be one of"):
+        LocalBM25DocumentStore(path=path, bm25_algorithm="BM25Okapi")
+
+
 def test_to_dict(path):
-    store = LocalBM25DocumentStore(path=path, bm25_algorithm="BM25Plus", bm25_parameters={"k1": 1.2})
+    store = LocalBM25DocumentStore(path=path, bm25_algorithm="bm25+", bm25_parameters={"k1": 1.2}, stemmer="none")
     assert store.to_dict() == {
         "type": TYPE,
-        "init_parameters": {"path": path, "bm25_algorithm": "BM25Plus", "bm25_parameters": {"k1": 1.2}},
+        "init_parameters": {
+            "path": path,
+            "bm25_algorithm": "bm25+",
+            "bm25_parameters": {"k1": 1.2},
+            "stemmer": "none",
+            "meta_fields_to_index": ["title"],
+        },
     }
 
 
@@ -53,10 +65,10 @@ def test_from_dict(path, documents):
     LocalBM25DocumentStore(path=path).write_documents(documents)
     data = {
         "type": TYPE,
-        "init_parameters": {"path": path, "bm25_algorithm": "BM25Okapi", "bm25_parameters": {"b": 0.5}},
+        "init_parameters": {"path": path, "bm25_algorithm": "atire", "bm25_parameters": {"b": 0.5}},
     }
     store = LocalBM25DocumentStore.from_dict(data)
-    assert (store.path, store.bm25_algorithm, store.bm25_parameters) == (path, "BM25Okapi", {"b": 0.5})
+    assert (store.path, store.bm25_algorithm, store.bm25_parameters) == (path, "atire", {"b": 0.5})
     assert store.count_documents() == len(documents)
     assert LocalBM25DocumentStore.from_dict(store.to_dict()).to_dict() == store.to_dict()
 
@@ -65,7 +77,8 @@ def test_write_documents_creates_the_file(path, documents):
     store = LocalBM25DocumentStore(path=path)
     assert store.write_documents(documents) == len(documents)
     assert set(_on_disk(path)) == {d.id for d in documents}
-    assert [p.name for p in Path(path).parent.iterdir()] == [Path(path).name]  # no temporary file left behind
+    names = sorted(p.name for p in Path(path).parent.iterdir())
+    assert names == [Path(path).name, f"{Path(path).name}.lock"]  # the writers' lock, no temporary file left behind
 
 
 def test_documents_persist_across_instances(path, documents):
@@ -134,7 +147,7 @@ def test_overwrite_saves_the_file_once_per_write(path, documents, monkeypatch):
     store.write_documents(documents)
     saves = []
     original = store._save
-    monkeypatch.setattr(store, "_save", lambda: (saves.append(len(store.storage)), original()))
+    monkeypatch.setattr(store, "_save", lambda target: (saves.append(len(store._documents)), original(target)))
     store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
     assert saves == [len(documents)]  # never a file with part of the batch deleted
 
@@ -169,9 +182,9 @@ def test_filter_documents(path, documents):
     assert {d.id for d in found} == {"enrobe", "grave"}
 
 
-def test_works_with_in_memory_bm25_retriever(path, documents):
+def test_works_with_its_retriever(path, documents):
     LocalBM25DocumentStore(path=path).write_documents(documents)
-    retriever = InMemoryBM25Retriever(document_store=LocalBM25DocumentStore(path=path), top_k=2)
+    retriever = LocalBM25Retriever(document_store=LocalBM25DocumentStore(path=path), top_k=2)
     assert retriever.run(query="béton armé")["documents"][0].id == "beton"
     lot_3 = {"field": "meta.lot", "operator": "==", "value": "3"}
     found = retriever.run(query="béton chaussée couche", filters=lot_3)["documents"]
@@ -181,7 +194,7 @@ def test_works_with_in_memory_bm25_retriever(path, documents):
 def test_retriever_round_trips_through_a_pipeline_dict(path, documents):
     LocalBM25DocumentStore(path=path).write_documents(documents)
     pipeline = Pipeline()
-    pipeline.add_component("bm25_retriever", InMemoryBM25Retriever(document_store=LocalBM25DocumentStore(path=path)))
+    pipeline.add_component("bm25_retriever", LocalBM25Retriever(document_store=LocalBM25DocumentStore(path=path)))
     restored = Pipeline.from_dict(pipeline.to_dict(), allowed_modules=["components.*"])
     store = restored.get_component("bm25_retriever").document_store
     assert isinstance(store, LocalBM25DocumentStore)
@@ -198,3 +211,140 @@ def test_update_by_filter_persists(path, documents):
         "enrobe",
         "grave",
     }
+
+
+@pytest.fixture
+def codes_corpus() -> list[Document]:
+    return [
+        Document(id="a2458", content="Compte rendu de chantier de l'affaire A2458 : enrobés posés.", meta={"lot": "1"}),
+        Document(id="a2459", content="Compte rendu de chantier de l'affaire A2459 : enrobés posés.", meta={"lot": "1"}),
+        Document(id="nfp", content="Enrobés conformes à la norme NF P 98-331 pour les tranchées.", meta={"lot": "2"}),
+        Document(
+            id="nfp150", content="Enrobés conformes à la norme NF P 98-150 pour les tranchées.", meta={"lot": "2"}
+        ),
+        Document(id="nfen", content="Essais selon NF EN 13108-1, enrobés bitumineux.", meta={"lot": "2"}),
+        Document(id="bb010", content="Couche de roulement en BB 0/10 sur la chaussée.", meta={"lot": "3"}),
+        Document(id="bb014", content="Couche de roulement en BB 0/14 sur la chaussée.", meta={"lot": "3"}),
+        Document(id="gnt", content="Couche de forme en GNT 0/31,5 compactée.", meta={"lot": "3"}),
+        Document(id="gnt20", content="Couche de forme en GNT 0/20 compactée.", meta={"lot": "3"}),
+        Document(id="nov", content="Situation de travaux de la période 2025-11, chantier.", meta={"lot": "4"}),
+        Document(id="oct", content="Situation de travaux de la période 2025-10, chantier.", meta={"lot": "4"}),
+        Document(id="f0412", content="Facture F2025-0412 : situation de travaux n° 2.", meta={"lot": "4"}),
+        Document(id="f0413", content="Facture F2025-0413 : situation de travaux n° 3.", meta={"lot": "4"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Où en est l'affaire A2458 ?", "a2458"),
+        ("Quelles tranchées suivent la NF P 98-331 ?", "nfp"),
+        ("norme NF EN 13108-1", "nfen"),
+        ("Où a-t-on mis du BB 0/10 ?", "bb010"),
+        ("Quelle couche de forme en GNT 0/31,5 ?", "gnt"),
+        ("situation de travaux 2025-11", "nov"),
+        ("Montant de la facture F2025-0412", "f0412"),
+    ],
+)
+def test_a_code_in_the_query_ranks_its_document_first(path, codes_corpus, query, expected):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(codes_corpus)
+    found = store.bm25_retrieval(query, top_k=3)
+    assert found[0].id == expected
+    assert found[0].score > found[1].score
+
+
+def test_a_code_does_not_match_a_neighbouring_code(path, codes_corpus):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(codes_corpus)
+    assert [d.id for d in store.bm25_retrieval("A2458")] == ["a2458"]
+    assert store.bm25_retrieval("A2460") == []
+
+
+def test_french_analysis_matches_inflections_accents_and_elisions(path):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents([Document(id="d", content="Les canalisations posées sous l'échangeur")])
+    assert [d.id for d in store.bm25_retrieval("canalisation POSEE echangeurs")] == ["d"]
+    assert store.bm25_retrieval("les l' qu'") == []  # stop words and elided articles only
+
+
+def test_title_is_searched_with_the_content(path):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents([Document(id="d", content="Texte sans rapport", meta={"title": "Fiche affaire A2511"})])
+    assert [d.id for d in store.bm25_retrieval("A2511")] == ["d"]
+    assert LocalBM25DocumentStore(path=path, meta_fields_to_index=[]).bm25_retrieval("A2511") == []
+
+
+def test_retrieval_follows_a_metadata_update(path):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents([Document(id="d", content="Texte", meta={"title": "Ancien titre", "lot": "1"})])
+    store.update_by_filter({"field": "meta.lot", "operator": "==", "value": "1"}, {"title": "Nouvelle chaussée"})
+    assert [d.id for d in store.bm25_retrieval("chaussée")] == ["d"]
+    assert store.bm25_retrieval("ancien") == []
+
+
+def test_retrieval_filters_top_k_and_scores(path, codes_corpus):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(codes_corpus)
+    lot_3 = {"field": "meta.lot", "operator": "==", "value": "3"}
+    found = store.bm25_retrieval("couche chaussée enrobés", filters=lot_3, top_k=10)
+    assert {d.id for d in found} == {"bb010", "bb014", "gnt", "gnt20"}
+    assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
+    assert len(store.bm25_retrieval("couche chaussée enrobés", top_k=2)) == 2
+    assert store.bm25_retrieval("chaussée", top_k=0) == []
+    scaled = store.bm25_retrieval("chaussée", scale_score=True)
+    assert all(0.5 < d.score < 1 for d in scaled)
+    with pytest.raises(ValueError, match="Invalid filter syntax"):
+        store.bm25_retrieval("chaussée", filters={"meta.lot": "3"})
+    with pytest.raises(ValueError, match="non-empty"):
+        store.bm25_retrieval("")
+
+
+def test_retrieval_does_not_change_stored_documents(path, documents):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(documents)
+    store.bm25_retrieval("béton")
+    assert all(d.score is None for d in store.filter_documents())
+
+
+def test_delete_by_filter_persists(path, documents):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(documents)
+    assert store.delete_by_filter({"field": "meta.lot", "operator": "==", "value": "3"}) == 2
+    assert {d.id for d in LocalBM25DocumentStore(path=path).filter_documents()} == {"beton"}
+    assert LocalBM25DocumentStore(path=path).bm25_retrieval("enrobé chaussée") == []
+
+
+def test_skip_policy_keeps_the_stored_document(path, documents):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(documents)
+    changed = Document(id="beton", content="Autre texte")
+    assert store.write_documents([changed], policy=DuplicatePolicy.SKIP) == 0
+    assert (
+        store.filter_documents({"field": "id", "operator": "==", "value": "beton"})[0].content == documents[0].content
+    )
+
+
+def test_write_rejects_what_is_not_a_list_of_documents(path):
+    with pytest.raises(ValueError, match="list of Documents"):
+        LocalBM25DocumentStore(path=path).write_documents(["texte"])  # type: ignore[list-item]
+
+
+def test_a_filter_is_evaluated_again_after_a_change(path, codes_corpus):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents(codes_corpus)
+    lot_9 = {"field": "meta.lot", "operator": "==", "value": "9"}
+    assert store.bm25_retrieval("chaussée", filters=lot_9) == []
+    LocalBM25DocumentStore(path=path).update_by_filter(
+        {"field": "id", "operator": "==", "value": "bb014"}, {"lot": "9"}
+    )
+    assert [d.id for d in store.bm25_retrieval("chaussée", filters=lot_9)] == ["bb014"]
+    assert [d.id for d in store.bm25_retrieval("chaussée", filters=lot_9, top_k=1)] == ["bb014"]
+
+
+def test_warm_up_builds_the_index(path, documents):
+    LocalBM25DocumentStore(path=path).write_documents(documents)
+    store = LocalBM25DocumentStore(path=path)
+    assert store._index is None
+    store.warm_up()
+    assert store._index is not None

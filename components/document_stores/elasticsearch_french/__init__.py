@@ -1,0 +1,3 @@
+from components.document_stores.elasticsearch_french.document_store import FrenchElasticsearchDocumentStore
+
+__all__ = ["FrenchElasticsearchDocumentStore"]

@@ -1,0 +1,343 @@
+"""
+French analysis for BM25, shared by both BM25 stores so that they match the same way.
+
+`FrenchAnalyzer.tokens(text)` is what the embedded BM25 store indexes and searches:
+- words: split like Elasticsearch's standard tokenizer (letters and digits; `31,5` stays one number), elided
+  articles dropped (`l'affaire` -> `affaire`), lower case, ASCII folding, French stop words removed, Snowball French
+  stem (`réalisées` -> `realis`);
+- codes, kept whole: a whitespace-separated token holding a digit and a letter or a `-`/`/` (`a2458`, `98-331`,
+  `0/10`, `0/31,5`, `2025-11`, `f2025-0412`), and references, one to three upper-case prefix words followed by a
+  code or a number (`nf p 98-331`, `p 98-331`, `nf en 13108-1`, `bb 0/10`, `gnt 0/31,5`, `rd 912`).
+
+`FrenchAnalyzer.codes(text)` is the codes alone: the Elasticsearch store searches them in the `content.codes`
+sub-field, whose analyzer (`ELASTICSEARCH_ANALYSIS` below: the same punctuation pattern, whitespace tokens, lower
+case, ASCII folding, 2-4 word shingles) produces exactly these tokens among its shingles.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+# Snowball's French stop words (Lucene's `_french_`) plus the elided articles.
+FRENCH_STOP_WORDS = frozenset(
+    [
+        "a",
+        "au",
+        "aux",
+        "avec",
+        "ce",
+        "ces",
+        "dans",
+        "de",
+        "des",
+        "du",
+        "elle",
+        "en",
+        "et",
+        "eux",
+        "il",
+        "ils",
+        "je",
+        "la",
+        "le",
+        "les",
+        "leur",
+        "lui",
+        "ma",
+        "mais",
+        "me",
+        "même",
+        "mes",
+        "moi",
+        "mon",
+        "ne",
+        "nos",
+        "notre",
+        "nous",
+        "on",
+        "ou",
+        "où",
+        "par",
+        "pas",
+        "pour",
+        "qu",
+        "que",
+        "qui",
+        "sa",
+        "se",
+        "ses",
+        "son",
+        "sur",
+        "ta",
+        "te",
+        "tes",
+        "toi",
+        "ton",
+        "tu",
+        "un",
+        "une",
+        "vos",
+        "votre",
+        "vous",
+        "c",
+        "d",
+        "j",
+        "l",
+        "à",
+        "m",
+        "n",
+        "s",
+        "t",
+        "y",
+        "été",
+        "étée",
+        "étées",
+        "étés",
+        "étant",
+        "étante",
+        "étants",
+        "étantes",
+        "suis",
+        "es",
+        "est",
+        "sommes",
+        "êtes",
+        "sont",
+        "serai",
+        "seras",
+        "sera",
+        "serons",
+        "serez",
+        "seront",
+        "serais",
+        "serait",
+        "serions",
+        "seriez",
+        "seraient",
+        "étais",
+        "était",
+        "étions",
+        "étiez",
+        "étaient",
+        "fus",
+        "fut",
+        "fûmes",
+        "fûtes",
+        "furent",
+        "sois",
+        "soit",
+        "soyons",
+        "soyez",
+        "soient",
+        "fusse",
+        "fusses",
+        "fût",
+        "fussions",
+        "fussiez",
+        "fussent",
+        "ayant",
+        "ayante",
+        "ayantes",
+        "ayants",
+        "eu",
+        "eue",
+        "eues",
+        "eus",
+        "ai",
+        "as",
+        "avons",
+        "avez",
+        "ont",
+        "aurai",
+        "auras",
+        "aura",
+        "aurons",
+        "aurez",
+        "auront",
+        "aurais",
+        "aurait",
+        "aurions",
+        "auriez",
+        "auraient",
+        "avais",
+        "avait",
+        "avions",
+        "aviez",
+        "avaient",
+        "eut",
+        "eûmes",
+        "eûtes",
+        "eurent",
+        "aie",
+        "aies",
+        "ait",
+        "ayons",
+        "ayez",
+        "aient",
+        "eusse",
+        "eusses",
+        "eût",
+        "eussions",
+        "eussiez",
+        "eussent",
+        "jusqu",
+        "lorsqu",
+        "puisqu",
+        "quoiqu",
+    ]
+)
+# Question words: frequent in questions, rare in documents, so BM25 would weigh them heavily (+0.015 nDCG@10 on
+# cnil-faq paraphrase, bench/bm25_analysis.py).
+QUESTION_WORDS = frozenset(
+    [
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "combien",
+        "comment",
+        "pourquoi",
+        "quand",
+        "lequel",
+        "laquelle",
+        "lesquels",
+        "lesquelles",
+        "quoi",
+        "dont",
+    ]
+)
+
+# Punctuation that never belongs to a code, as a Java-compatible pattern (it is also the Elasticsearch char filter):
+# brackets, quotes, Markdown emphasis, sentence punctuation, a `.` or `,` ending a token, and elided articles.
+CODE_PUNCTUATION = (
+    r"""[;:!?()\[\]{}«»"“”*`]|[.,…](?=\s|$)|(?<!\S)(?:[cdjlmnstCDJLMNST]|[Qq]u|[Jj]usqu|[Ll]orsqu|[Pp]uisqu)['’]"""
+)
+_CODE_PUNCTUATION = re.compile(CODE_PUNCTUATION)
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
+_HAS_DIGIT = re.compile(r"\d")
+_CODE_CHARS = re.compile(r"[^\W\d_]|[-/]")
+_MAX_PREFIXES = 3
+_MAX_PREFIX_LEN = 5
+_FOLDING = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l"})
+
+
+@lru_cache(maxsize=200_000)
+def fold(text: str) -> str:
+    """ASCII folding: accents removed, ligatures spelled out (`Œuvre` -> `Oeuvre`)."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDING))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def folded_stop_words(words: frozenset[str] = FRENCH_STOP_WORDS | QUESTION_WORDS) -> frozenset[str]:
+    """The stop words as they are compared: folded (`été` -> `ete`)."""
+    return frozenset(fold(w) for w in words)
+
+
+def is_code(token: str) -> bool:
+    """A token that holds a digit and a letter, a `-` or a `/`: `A2458`, `98-331`, `0/10`, `2025-11`."""
+    return _HAS_DIGIT.search(token) is not None and _CODE_CHARS.search(token) is not None
+
+
+def _is_prefix(token: str) -> bool:
+    return token.isalpha() and token.isupper() and len(token) <= _MAX_PREFIX_LEN
+
+
+class FrenchAnalyzer:
+    """Turns French text into BM25 terms: stemmed, folded words plus whole codes and references."""
+
+    def __init__(
+        self, stemmer: str = "french", stop_words: frozenset[str] = FRENCH_STOP_WORDS | QUESTION_WORDS
+    ) -> None:
+        """
+        :param stemmer: A Snowball stemmer name known to PyStemmer, or `"none"` for no stemming.
+        :param stop_words: Lower-case words never indexed (compared folded).
+        """
+        self._stemmer = None if stemmer == "none" else Stemmer.Stemmer(stemmer)
+        self._stop_words = folded_stop_words(stop_words)
+        self._terms: dict[str, str] = {}  # lower-case word -> term ("" for a stop word); words repeat a lot
+
+    def _term(self, word: str) -> str:
+        term = self._terms.get(word)
+        if term is None:
+            folded = fold(word)
+            if folded in self._stop_words:
+                term = ""
+            else:  # folded first, as Elasticsearch's asciifolding runs before its stemmer
+                term = self._stemmer.stemWord(folded) if self._stemmer and not folded[0].isdigit() else folded
+            if len(self._terms) < 500_000:
+                self._terms[word] = term
+        return term
+
+    def words(self, text: str) -> list[str]:
+        """The stemmed, folded words of `text`, stop words and elided articles removed."""
+        return [t for t in map(self._term, _WORD.findall(text.lower())) if t]
+
+    def codes(self, text: str) -> list[str]:
+        """The codes and references of `text`, lower case and folded, in order: `["nf p 98-331", "p 98-331", ...]`."""
+        pieces = _CODE_PUNCTUATION.sub(" ", text).split()
+        found = []
+        for i, piece in enumerate(pieces):
+            code = is_code(piece)
+            if not (code or piece.isdigit()):
+                continue
+            start = i
+            while start > 0 and i - start < _MAX_PREFIXES and _is_prefix(pieces[start - 1]):
+                start -= 1
+            if code:
+                found.append(fold(piece.lower()))
+            if start < i and (code or len(pieces[i - 1]) >= 2):
+                found.extend(fold(" ".join(pieces[j : i + 1]).lower()) for j in range(start, i))
+        return found
+
+    def tokens(self, text: str) -> list[str]:
+        """What BM25 indexes: `words(text)` then the codes that are not already one of those words."""
+        words = self.words(text)
+        seen = set(words)
+        return words + [c for c in self.codes(text) if c not in seen]
+
+
+def _elasticsearch_analysis() -> dict:
+    return {
+        "filter": {
+            "french_elision": {
+                "type": "elision",
+                "articles_case": True,
+                "articles": ["l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu"],
+            },
+            "french_stop": {"type": "stop", "stopwords": sorted(folded_stop_words())},
+            "french_stemmer": {"type": "stemmer", "language": "light_french"},
+            "code_shingles": {
+                "type": "shingle",
+                "min_shingle_size": 2,
+                "max_shingle_size": 4,
+                "output_unigrams": True,
+                "token_separator": " ",
+            },
+        },
+        "char_filter": {
+            "code_punctuation": {"type": "pattern_replace", "pattern": CODE_PUNCTUATION, "replacement": " "},
+        },
+        "normalizer": {"folded": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+        "analyzer": {
+            "french_custom": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["french_elision", "lowercase", "asciifolding", "french_stop", "french_stemmer"],
+            },
+            "code_analyzer": {
+                "type": "custom",
+                "char_filter": ["code_punctuation"],
+                "tokenizer": "whitespace",
+                "filter": ["lowercase", "asciifolding", "code_shingles"],
+            },
+        },
+    }
+
+
+# The `analysis` index settings of the Elasticsearch store: the same steps as `FrenchAnalyzer` (Lucene's light
+# French stemmer in place of Snowball's), and the `code_analyzer` whose shingles contain `FrenchAnalyzer.codes`.
+ELASTICSEARCH_ANALYSIS: dict = _elasticsearch_analysis()

@@ -1,0 +1,3 @@
+from components.retrievers.local_bm25.retriever import LocalBM25Retriever
+
+__all__ = ["LocalBM25Retriever"]

@@ -1,0 +1,94 @@
+import re
+
+import pytest
+
+from components.document_stores.french_analysis import (
+    CODE_PUNCTUATION,
+    ELASTICSEARCH_ANALYSIS,
+    FrenchAnalyzer,
+    fold,
+    folded_stop_words,
+    is_code,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FrenchAnalyzer:
+    return FrenchAnalyzer()
+
+
+def test_words_drop_elisions_and_stop_words_fold_and_stem(analyzer):
+    assert analyzer.words("Quel est le montant de l'affaire qu'ils ont réalisée ?") == ["mont", "affair", "realise"]
+    assert analyzer.words("Chaussées CHAUSSÉE chaussee") == ["chausse"] * 3
+    assert analyzer.words("mise en œuvre d’enrobés") == ["mis", "oeuvr", "enrob"]
+
+
+def test_words_keep_decimal_numbers_whole(analyzer):
+    assert analyzer.words("386 420,00 € HT, soit 3.5 km") == ["386", "420,00", "ht", "3.5", "km"]
+
+
+def test_no_stemming(analyzer):
+    assert FrenchAnalyzer(stemmer="none").words("Les chaussées posées") == ["chaussees", "posees"]
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("affaire A2458.", ["a2458"]),
+        ("(norme NF P 98-331)", ["98-331", "nf p 98-331", "p 98-331"]),
+        ("selon NF EN 13108-1, on", ["13108-1", "nf en 13108-1", "en 13108-1"]),
+        ("en BB 0/10 ;", ["0/10", "bb 0/10"]),
+        ("GNT 0/31,5.", ["0/31,5", "gnt 0/31,5"]),
+        ("période 2025-11 : ", ["2025-11"]),
+        ("Facture **F2025-0412**, l'A2511", ["f2025-0412", "a2511"]),
+        ("la RD 912 et 31 juillet 2025", ["rd 912"]),
+        ("386 420,00 € HT", []),
+    ],
+)
+def test_codes_are_kept_whole(analyzer, text, codes):
+    assert analyzer.codes(text) == codes
+
+
+def test_tokens_are_words_then_new_codes(analyzer):
+    assert analyzer.tokens("Enrobé BB 0/10 de l'affaire A2458") == [
+        "enrob",
+        "bb",
+        "0",
+        "10",
+        "affair",
+        "a2458",
+        "0/10",
+        "bb 0/10",
+    ]
+
+
+def test_neighbouring_codes_share_no_code_token(analyzer):
+    assert not set(analyzer.codes("A2458 F2025-0412 NF P 98-331")) & set(analyzer.codes("A2459 F2025-0413 NF P 98-330"))
+
+
+def test_fold_and_is_code():
+    assert fold("Œuvre à l'École, cœur") == "OEuvre a l'Ecole, coeur"
+    assert [is_code(t) for t in ["A2458", "98-331", "0/10", "2025", "31,5", "béton"]] == [True] * 3 + [False] * 3
+    assert {"ete", "etaient", "combien", "l", "qu"} <= folded_stop_words()
+
+
+def test_elasticsearch_settings_share_the_python_analysis():
+    char_filter = ELASTICSEARCH_ANALYSIS["char_filter"]["code_punctuation"]
+    assert char_filter["pattern"] == CODE_PUNCTUATION
+    assert re.sub(CODE_PUNCTUATION, " ", "(NF P 98-331). l'A2458, 0/31,5").split() == [
+        "NF",
+        "P",
+        "98-331",
+        "A2458",
+        "0/31,5",
+    ]
+    assert ELASTICSEARCH_ANALYSIS["filter"]["french_stop"]["stopwords"] == sorted(folded_stop_words())
+    assert ELASTICSEARCH_ANALYSIS["analyzer"]["french_custom"]["filter"] == [
+        "french_elision",
+        "lowercase",
+        "asciifolding",
+        "french_stop",
+        "french_stemmer",
+    ]
