@@ -24,191 +24,21 @@ import Stemmer
 
 # Snowball's French stop words (Lucene's `_french_`) plus the elided articles.
 FRENCH_STOP_WORDS = frozenset(
-    [
-        "a",
-        "au",
-        "aux",
-        "avec",
-        "ce",
-        "ces",
-        "dans",
-        "de",
-        "des",
-        "du",
-        "elle",
-        "en",
-        "et",
-        "eux",
-        "il",
-        "ils",
-        "je",
-        "la",
-        "le",
-        "les",
-        "leur",
-        "lui",
-        "ma",
-        "mais",
-        "me",
-        "même",
-        "mes",
-        "moi",
-        "mon",
-        "ne",
-        "nos",
-        "notre",
-        "nous",
-        "on",
-        "ou",
-        "où",
-        "par",
-        "pas",
-        "pour",
-        "qu",
-        "que",
-        "qui",
-        "sa",
-        "se",
-        "ses",
-        "son",
-        "sur",
-        "ta",
-        "te",
-        "tes",
-        "toi",
-        "ton",
-        "tu",
-        "un",
-        "une",
-        "vos",
-        "votre",
-        "vous",
-        "c",
-        "d",
-        "j",
-        "l",
-        "à",
-        "m",
-        "n",
-        "s",
-        "t",
-        "y",
-        "été",
-        "étée",
-        "étées",
-        "étés",
-        "étant",
-        "étante",
-        "étants",
-        "étantes",
-        "suis",
-        "es",
-        "est",
-        "sommes",
-        "êtes",
-        "sont",
-        "serai",
-        "seras",
-        "sera",
-        "serons",
-        "serez",
-        "seront",
-        "serais",
-        "serait",
-        "serions",
-        "seriez",
-        "seraient",
-        "étais",
-        "était",
-        "étions",
-        "étiez",
-        "étaient",
-        "fus",
-        "fut",
-        "fûmes",
-        "fûtes",
-        "furent",
-        "sois",
-        "soit",
-        "soyons",
-        "soyez",
-        "soient",
-        "fusse",
-        "fusses",
-        "fût",
-        "fussions",
-        "fussiez",
-        "fussent",
-        "ayant",
-        "ayante",
-        "ayantes",
-        "ayants",
-        "eu",
-        "eue",
-        "eues",
-        "eus",
-        "ai",
-        "as",
-        "avons",
-        "avez",
-        "ont",
-        "aurai",
-        "auras",
-        "aura",
-        "aurons",
-        "aurez",
-        "auront",
-        "aurais",
-        "aurait",
-        "aurions",
-        "auriez",
-        "auraient",
-        "avais",
-        "avait",
-        "avions",
-        "aviez",
-        "avaient",
-        "eut",
-        "eûmes",
-        "eûtes",
-        "eurent",
-        "aie",
-        "aies",
-        "ait",
-        "ayons",
-        "ayez",
-        "aient",
-        "eusse",
-        "eusses",
-        "eût",
-        "eussions",
-        "eussiez",
-        "eussent",
-        "jusqu",
-        "lorsqu",
-        "puisqu",
-        "quoiqu",
-    ]
+    """
+    a au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me même mes moi mon ne nos
+    notre nous on ou où par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une vos votre vous c d j l à
+    m n s t y été étée étées étés étant étante étants étantes suis es est sommes êtes sont serai seras sera serons
+    serez seront serais serait serions seriez seraient étais était étions étiez étaient fus fut fûmes fûtes furent
+    sois soit soyons soyez soient fusse fusses fût fussions fussiez fussent ayant ayante ayantes ayants eu eue eues
+    eus ai as avons avez ont aurai auras aura aurons aurez auront aurais aurait aurions auriez auraient avais avait
+    avions aviez avaient eut eûmes eûtes eurent aie aies ait ayons ayez aient eusse eusses eût eussions eussiez
+    eussent jusqu lorsqu puisqu quoiqu
+    """.split()  # noqa: SIM905  (a list of words reads best as words)
 )
 # Question words: frequent in questions, rare in documents, so BM25 would weigh them heavily (+0.015 nDCG@10 on
 # cnil-faq paraphrase, bench/bm25_analysis.py).
 QUESTION_WORDS = frozenset(
-    [
-        "quel",
-        "quelle",
-        "quels",
-        "quelles",
-        "combien",
-        "comment",
-        "pourquoi",
-        "quand",
-        "lequel",
-        "laquelle",
-        "lesquels",
-        "lesquelles",
-        "quoi",
-        "dont",
-    ]
+    "quel quelle quels quelles combien comment pourquoi quand lequel laquelle lesquels lesquelles quoi dont".split()  # noqa: SIM905
 )
 
 # Punctuation that never belongs to a code, as a Java-compatible pattern (it is also the Elasticsearch char filter):
@@ -220,8 +50,10 @@ _CODE_PUNCTUATION = re.compile(CODE_PUNCTUATION)
 _WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _HAS_DIGIT = re.compile(r"\d")
 _CODE_CHARS = re.compile(r"[^\W\d_]|[-/]")
+_PIECE_WITH_DIGIT = re.compile(r"(?<!\S)[^\s\d]*\d\S*")
 _MAX_PREFIXES = 3
 _MAX_PREFIX_LEN = 5
+_PREFIX_WINDOW = (_MAX_PREFIX_LEN + 8) * _MAX_PREFIXES
 _FOLDING = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l"})
 
 
@@ -274,23 +106,32 @@ class FrenchAnalyzer:
 
     def words(self, text: str) -> list[str]:
         """The stemmed, folded words of `text`, stop words and elided articles removed."""
-        return [t for t in map(self._term, _WORD.findall(text.lower())) if t]
+        raw = _WORD.findall(text.lower())
+        terms = list(map(self._terms.get, raw))  # the common case: every word seen before
+        if None in terms:
+            terms = [self._term(w) if t is None else t for t, w in zip(terms, raw, strict=True)]
+        return [t for t in terms if t]
 
     def codes(self, text: str) -> list[str]:
         """The codes and references of `text`, lower case and folded, in order: `["nf p 98-331", "p 98-331", ...]`."""
-        pieces = _CODE_PUNCTUATION.sub(" ", text).split()
+        cleaned = _CODE_PUNCTUATION.sub(" ", text)
         found = []
-        for i, piece in enumerate(pieces):
+        for match in _PIECE_WITH_DIGIT.finditer(cleaned):
+            piece = match.group()
             code = is_code(piece)
             if not (code or piece.isdigit()):
                 continue
-            start = i
-            while start > 0 and i - start < _MAX_PREFIXES and _is_prefix(pieces[start - 1]):
-                start -= 1
+            window = max(0, match.start() - _PREFIX_WINDOW)
+            before = cleaned[window : match.start()].split()
+            if window > 0 and before and not cleaned[window - 1].isspace():
+                before = before[1:]  # a word cut by the window
+            prefixes: list[str] = []
+            while before and len(prefixes) < _MAX_PREFIXES and _is_prefix(before[-1]):
+                prefixes.insert(0, before.pop())
             if code:
                 found.append(fold(piece.lower()))
-            if start < i and (code or len(pieces[i - 1]) >= 2):
-                found.extend(fold(" ".join(pieces[j : i + 1]).lower()) for j in range(start, i))
+            if prefixes and (code or len(prefixes[-1]) >= 2):
+                found.extend(fold(" ".join([*prefixes[j:], piece]).lower()) for j in range(len(prefixes)))
         return found
 
     def tokens(self, text: str) -> list[str]:
