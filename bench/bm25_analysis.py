@@ -4,6 +4,7 @@ BM25 alone: French analysis against Haystack's default tokenisation, quality and
     .venv/bin/python bench/bm25_analysis.py                 # both parts
     .venv/bin/python bench/bm25_analysis.py --part quality  # nDCG@10 on cnil-faq (paraphrase) and piaf (1000 q)
     .venv/bin/python bench/bm25_analysis.py --part latency  # p50/p95 per query at 10k chunks
+    .venv/bin/python bench/bm25_analysis.py --part quality --elasticsearch http://127.0.0.1:9200  # and Elasticsearch
 
 Quality: each BEIR corpus (title + text) goes into Haystack's `InMemoryDocumentStore` (its default regex tokeniser,
 BM25L: what the embedded store was before) and into `LocalBM25DocumentStore` (French analysis, bm25s); every query
@@ -15,19 +16,25 @@ the store's file is on a temporary disk folder. Figures only: nothing is asserte
 from __future__ import annotations
 
 import argparse
+import atexit
+import copy
 import json
 import math
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from elasticsearch import Elasticsearch
 from haystack import Document
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from components.document_stores.elasticsearch_french import FrenchElasticsearchDocumentStore
+from components.document_stores.french_analysis import ELASTICSEARCH_ANALYSIS
 from components.document_stores.local_bm25 import LocalBM25DocumentStore
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
@@ -54,7 +61,9 @@ def ndcg_at_10(ranked: list[str], relevant: set[str]) -> float:
     return dcg / ideal
 
 
-def stores(folder: Path) -> dict[str, Callable[[list[Document]], Callable[[str, int], list[Document]]]]:
+def stores(
+    folder: Path, elasticsearch: str | None
+) -> dict[str, Callable[[list[Document]], Callable[[str, int], list[Document]]]]:
     """name -> (documents -> search function)."""
 
     def haystack_default(docs: list[Document]) -> Callable[[str, int], list[Document]]:
@@ -72,14 +81,34 @@ def stores(folder: Path) -> dict[str, Callable[[list[Document]], Callable[[str, 
 
         return build
 
-    return {
+    def french_elasticsearch(stemmer: str) -> Callable[[list[Document]], Callable[[str, int], list[Document]]]:
+        def build(docs: list[Document]) -> Callable[[str, int], list[Document]]:
+            analysis = copy.deepcopy(ELASTICSEARCH_ANALYSIS)
+            analysis["filter"]["french_stemmer"]["language"] = stemmer
+            index = f"bench_bm25_{uuid.uuid4().hex[:8]}"
+            store = FrenchElasticsearchDocumentStore(
+                hosts=elasticsearch, index=index, analysis=analysis, number_of_replicas=0
+            )
+            store.write_documents(docs, refresh=True)
+            atexit.register(lambda: Elasticsearch(elasticsearch).indices.delete(index=index))
+            return lambda q, k: store._bm25_retrieval(q, top_k=k, fuzziness="0")
+
+        return build
+
+    found = {
         "haystack default (BM25L, regex)": haystack_default,
         "french analysis, no stemming": french("none"),
         "french analysis (LocalBM25DocumentStore)": french("french"),
     }
+    if elasticsearch:
+        found["Elasticsearch, light_french stemmer (FrenchElasticsearchDocumentStore)"] = french_elasticsearch(
+            "light_french"
+        )
+        found["Elasticsearch, Snowball french stemmer"] = french_elasticsearch("french")
+    return found
 
 
-def quality(folder: Path) -> None:
+def quality(folder: Path, elasticsearch: str | None) -> None:
     print("\n## nDCG@10 / Recall@10, BM25 alone (title + text)\n")
     print("| set | store | nDCG@10 | Recall@10 | queries |")
     print("|---|---|---|---|---|")
@@ -92,7 +121,7 @@ def quality(folder: Path) -> None:
         queries = {q["_id"]: q["text"] for q in read_jsonl(root / "queries.jsonl")}
         qrels = read_qrels(root / "qrels" / f"{split}.tsv")
         query_ids = [q for q in qrels if q in queries][:limit]
-        for store_name, build in stores(folder).items():
+        for store_name, build in stores(folder, elasticsearch).items():
             search = build(docs)
             ndcg, recall = [], []
             for query_id in query_ids:
@@ -190,10 +219,11 @@ def latency(folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["quality", "latency", "all"], default="all")
+    parser.add_argument("--elasticsearch", metavar="URL", help="also measure Elasticsearch at URL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.part in ("quality", "all"):
-            quality(Path(tmp))
+            quality(Path(tmp), args.elasticsearch)
         if args.part in ("latency", "all"):
             latency(Path(tmp))
 
