@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _index(args: argparse.Namespace) -> int:
     from indexing import index_paths
 
-    report = index_paths([Path(p) for p in args.paths], load_settings())
+    report = index_paths([Path(p) for p in args.paths], load_settings(), prune=args.prune, progress=True)
     print(report.summary())
     return 1 if report.failed and not report.files else 0
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-llm", action="store_true", help="do not start the local LLM")
     serve.set_defaults(run=_serve)
     index = commands.add_parser("index", help="index files and folders through the indexing graph")
-    index.add_argument("paths", nargs="+")
+    index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders: PDF, DOCX, HTML, Markdown, TXT, CSV")
+    index.add_argument("--prune", action="store_true", help="delete the chunks of indexed files that no longer exist")
     index.set_defaults(run=_index)
     commands.add_parser("validate", help="load every graph in pipelines/ and report problems").set_defaults(
         run=_validate

@@ -24,6 +24,7 @@ import yaml
 from haystack import Pipeline
 
 from service.settings import PROJECT_ROOT, Settings
+from service.store_registry import share_document_stores
 
 # Custom components the graphs may name, besides Haystack and its integrations.
 ALLOWED_MODULES = ["components.*"]
@@ -167,9 +168,10 @@ def build_pipeline(name: str, settings: Settings) -> Pipeline:
     """Load `pipelines/<name>/<name>.yml` as a runnable Haystack pipeline (not yet warmed up)."""
     data = bound_definition(name, settings)
     try:
-        return Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES)
+        pipeline = Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES)
     except Exception as e:
         raise PipelineDefinitionError(f"{name}.yml: {explain_build_error(e)}") from e
+    return share_document_stores(pipeline)  # one store instance per store in a process
 
 
 def explain_build_error(error: Exception) -> str:

@@ -9,6 +9,7 @@ the file names the environment variable that holds each one (`api_key_env`).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -128,6 +129,34 @@ class RetrievalSettings(_Section):
     top_k: int = Field(5, ge=1, le=100)
 
 
+class IndexingSettings(_Section):
+    """How files become chunks (`rag index`, the upload endpoint, pipelines/indexing/indexing.yml)."""
+
+    max_tokens: int = Field(320, ge=16, le=510)  # per chunk, in the embedder's tokens
+    overlap_tokens: int = Field(48, ge=0)
+    batch_files: int = Field(64, ge=1)  # files per run of the indexing graph
+    key_fields: list[str] = ["code_affaire", "client", "commune", "site", "lot"]
+    # Path conventions: `pattern` is a regex searched in the path relative to the indexed folder; its named groups
+    # become fields, and `meta` adds fixed fields.
+    path_rules: list[dict[str, Any]] = []
+    upload_dir: str = "var/uploads"  # where the upload endpoint keeps the files it indexes
+
+    @model_validator(mode="after")
+    def _rules_are_valid(self) -> IndexingSettings:
+        for i, rule in enumerate(self.path_rules):
+            if set(rule) - {"pattern", "meta"} or not isinstance(rule.get("pattern"), str):
+                raise ValueError(f"path_rules[{i}] must have a 'pattern' (a regex) and optionally 'meta'")
+            try:
+                re.compile(rule["pattern"])
+            except re.error as e:
+                raise ValueError(f"path_rules[{i}].pattern is not a valid regex: {e}") from None
+            if not isinstance(rule.get("meta", {}), dict):
+                raise ValueError(f"path_rules[{i}].meta must be a mapping of fields")
+        if self.overlap_tokens * 2 >= self.max_tokens:
+            raise ValueError("overlap_tokens must be less than half of max_tokens")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything `hayhooks.yml` holds."""
 
@@ -137,6 +166,7 @@ class Settings(BaseSettings):
     stores: StoresSettings = StoresSettings()
     models: ModelsSettings
     retrieval: RetrievalSettings = RetrievalSettings()
+    indexing: IndexingSettings = IndexingSettings()
     # The gateway in front of the pipelines (service/gateway/config.py).
     auth: AuthSettings  # required: auth off (mode: dev) must be written down
     access: AccessSettings = AccessSettings()

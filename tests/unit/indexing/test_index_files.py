@@ -1,30 +1,78 @@
+"""The indexer over the real `indexing` graph and the real embedded stores (Qdrant local mode and the BM25 store in
+temporary folders); only the embedder is replaced by a hashing stand-in, so that nothing loads a model."""
+
+import hashlib
 from pathlib import Path
 
 import pytest
+from haystack import Document, Pipeline, component
 
 from indexing.index_files import IndexReport, _source_name, collect_files, index_paths
+from indexing.manifest import Manifest
+from indexing.uploads import UploadError, save_upload, upload_name
+from service.pipelines import ALLOWED_MODULES, bound_definition
+from service.store_registry import share_document_stores
 
 pytestmark = pytest.mark.unit
+
+
+@component
+class HashingEmbedder:
+    """Stands in for the sentence-transformers embedder: a fixed vector per text."""
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+        self.embedded = 0
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document]) -> dict:
+        HashingEmbedder.calls.append(len(documents))
+        out = []
+        for doc in documents:
+            digest = hashlib.sha256((doc.content or "").encode()).digest()
+            vector = [b / 255 + 0.01 for b in digest] * (self.dimension // 32)
+            out.append(Document(id=doc.id, content=doc.content, meta=doc.meta, embedding=vector))
+        return {"documents": out}
+
+
+HashingEmbedder.calls = []
+
+
+def indexing_graph(settings) -> Pipeline:
+    data = bound_definition("indexing", settings)
+    data["components"]["document_embedder"] = {"type": f"{__name__}.HashingEmbedder", "init_parameters": {}}
+    return share_document_stores(Pipeline.from_dict(data, allowed_modules=[*ALLOWED_MODULES, __name__]))
+
+
+def stored_ids(pipeline: Pipeline) -> tuple[set[str], set[str]]:
+    vector = pipeline.get_component("vector_writer").document_store
+    bm25 = pipeline.get_component("bm25_writer").document_store
+    return {d.id for d in vector.filter_documents()}, {d.id for d in bm25.filter_documents()}
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "corpus"
-    for relative in ["b.md", "a.txt", "sub/c.markdown", "sub/deep/D.MD", "plan.pdf", "sub/image.png", "notes"]:
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# {relative}\n", encoding="utf-8")
+    (root / "A2458_RD912").mkdir(parents=True)
+    (root / "A2458_RD912" / "cr.md").write_text("---\ntags: [rd912]\n---\n# CR\nRabotage 68 %.\n", "utf-8")
+    (root / "A2458_RD912" / "cr.md.meta.yml").write_text("service: travaux\n", "utf-8")
+    (root / "note.txt").write_text("Note de service sur la viabilité hivernale.\n", "utf-8")
+    (root / "lots.csv").write_text("Lot;Montant\n1;312 000 €\n2;933 800 €\n", "utf-8")
+    (root / "page.html").write_text("<h1>Fiche</h1><p>Client : CD.</p>", "utf-8")
+    (root / "_meta.yml").write_text("client: CD Val-de-Lière\n", "utf-8")
+    (root / "plan.png").write_bytes(b"\x89PNG")
     return root
 
 
-def test_collect_files_from_a_folder(corpus):
-    files = collect_files([corpus])
-    assert [p.relative_to(corpus).as_posix() for p in files] == ["a.txt", "b.md", "sub/c.markdown", "sub/deep/D.MD"]
+@pytest.fixture
+def graph(settings) -> Pipeline:
+    HashingEmbedder.calls = []
+    return indexing_graph(settings)
 
 
-def test_collect_files_from_files_and_folders(corpus):
-    files = collect_files([corpus / "sub", corpus / "b.md", corpus / "plan.pdf"])
-    assert files == [corpus / "sub" / "c.markdown", corpus / "sub" / "deep" / "D.MD", corpus / "b.md"]
+def test_collect_files_skips_metadata_and_unsupported_files(corpus):
+    names = [p.relative_to(corpus).as_posix() for p in collect_files([corpus])]
+    assert names == ["A2458_RD912/cr.md", "lots.csv", "note.txt", "page.html"]
 
 
 def test_collect_files_missing_path(tmp_path):
@@ -33,56 +81,108 @@ def test_collect_files_missing_path(tmp_path):
 
 
 def test_source_name_is_relative_to_the_indexed_folder(corpus):
-    assert _source_name(corpus / "sub" / "deep" / "D.MD", [corpus]) == "sub/deep/D.MD"
-    assert _source_name(corpus / "sub" / "c.markdown", [corpus / "b.md", corpus / "sub"]) == "c.markdown"
+    assert _source_name(corpus / "A2458_RD912" / "cr.md", [corpus]) == "A2458_RD912/cr.md"
+    assert _source_name(corpus / "note.txt", [corpus / "note.txt"]) == "note.txt"
 
 
-def test_source_name_of_a_file_indexed_on_its_own(corpus, tmp_path):
-    assert _source_name(corpus / "b.md", [corpus / "b.md"]) == "b.md"
-    assert _source_name(corpus / "b.md", [tmp_path / "elsewhere"]) == "b.md"
+def test_index_then_reindex_unchanged(corpus, settings, graph):
+    report = index_paths([corpus], settings, pipeline=graph)
+    assert sorted(report.added) == ["A2458_RD912/cr.md", "lots.csv", "note.txt", "page.html"]
+    assert report.failed == {}
+    vector_ids, bm25_ids = stored_ids(graph)
+    assert vector_ids == bm25_ids
+    assert len(vector_ids) == report.chunks > 0
+    cr = graph.get_component("bm25_writer").document_store.filter_documents(
+        {"field": "meta.source", "operator": "==", "value": "A2458_RD912/cr.md"}
+    )[0]
+    assert (cr.meta["code_affaire"], cr.meta["service"], cr.meta["client"]) == ("A2458", "travaux", "CD Val-de-Lière")
+    embedded = sum(HashingEmbedder.calls)
+    again = index_paths([corpus], settings, pipeline=graph)
+    assert (again.unchanged, again.added, again.updated, again.chunks) == (4, [], [], 0)
+    assert sum(HashingEmbedder.calls) == embedded  # nothing embedded again
+    assert again.summary().startswith("4 files indexed (0 added, 0 updated, 4 unchanged), 0 deleted, 0 failed; 0 ")
 
 
-class RecordingPipeline:
-    """Stands in for the indexing graph: records each batch, says it wrote two chunks per file."""
-
-    def __init__(self) -> None:
-        self.warmed_up = False
-        self.batches: list[dict] = []
-
-    def warm_up(self) -> None:
-        self.warmed_up = True
-
-    def run(self, data: dict, include_outputs_from: set[str]) -> dict:
-        assert "vector_writer" in include_outputs_from
-        self.batches.append(data["converter"])
-        return {"vector_writer": {"documents_written": 2 * len(data["converter"]["sources"])}}
-
-
-def test_index_paths(corpus, settings):
-    (corpus / "latin1.txt").write_bytes("Réception des travaux".encode("latin-1"))
-    pipeline = RecordingPipeline()
-    report = index_paths([corpus], settings, pipeline=pipeline)
-    assert pipeline.warmed_up
-    (batch,) = pipeline.batches
-    assert [m["source"] for m in batch["meta"]] == ["a.txt", "b.md", "sub/c.markdown", "sub/deep/D.MD"]
-    assert report.files == 4
-    assert report.chunks == 8
-    assert list(report.failed) == [str((corpus / "latin1.txt").resolve())]
-    assert "latin1.txt" in report.summary()
+def test_edit_delete_add_and_prune(corpus, settings, graph):
+    index_paths([corpus], settings, pipeline=graph)
+    (corpus / "note.txt").write_text("Nouvelle version : salage préventif.\n", "utf-8")
+    (corpus / "lots.csv").unlink()
+    (corpus / "ajout.md").write_text("# Ajout\nUn nouveau document.\n", "utf-8")
+    (corpus / "A2458_RD912" / "cr.md.meta.yml").write_text("service: etudes\n", "utf-8")  # metadata only
+    kept = index_paths([corpus], settings, pipeline=graph)
+    assert (sorted(kept.updated), kept.added, kept.deleted) == (["A2458_RD912/cr.md", "note.txt"], ["ajout.md"], [])
+    assert kept.missing == [str(corpus / "lots.csv")]
+    assert "--prune" in kept.summary()
+    pruned = index_paths([corpus], settings, pipeline=graph, prune=True)
+    assert (pruned.deleted, pruned.unchanged) == (["lots.csv"], 4)
+    bm25 = graph.get_component("bm25_writer").document_store
+    contents = " ".join(d.content for d in bm25.filter_documents())
+    assert "viabilité" not in contents
+    assert "salage" in contents
+    assert "312 000" not in contents
+    vector_ids, bm25_ids = stored_ids(graph)
+    manifest = Manifest.load(settings.resolve_path(settings.stores.data_dir) / "manifest-rag_documents.json")
+    assert vector_ids == bm25_ids == {i for e in manifest.entries.values() for i in e.chunk_ids}
+    cr = bm25.filter_documents({"field": "meta.source", "operator": "==", "value": "A2458_RD912/cr.md"})
+    assert {d.meta["service"] for d in cr} == {"etudes"}
 
 
-def test_index_paths_in_batches(tmp_path, settings):
-    for i in range(20):
-        (tmp_path / f"{i:02}.md").write_text(f"# {i}\n", encoding="utf-8")
-    pipeline = RecordingPipeline()
-    report = index_paths([tmp_path], settings, pipeline=pipeline)
-    assert [len(b["sources"]) for b in pipeline.batches] == [16, 4]
-    assert (report.files, report.chunks) == (20, 40)
+def test_unreadable_files_are_reported_and_skipped(corpus, settings, graph):
+    (corpus / "casse.pdf").write_bytes(b"%PDF-1.4 truncated")
+    (corpus / "casse.docx").write_bytes(b"not a zip")
+    report = index_paths([corpus], settings, pipeline=graph)
+    assert sorted(report.failed) == ["casse.docx", "casse.pdf"]
+    assert "casse.pdf" in report.summary()
+    assert len(report.added) == 4
+    retried = index_paths([corpus], settings, pipeline=graph)  # failed files are tried again, nothing else
+    assert sorted(retried.failed) == ["casse.docx", "casse.pdf"]
+    assert retried.unchanged == 4
+
+
+def test_same_input_gives_the_same_ids_in_a_fresh_data_dir(corpus, settings, graph, tmp_path):
+    index_paths([corpus], settings, pipeline=graph)
+    other = settings.model_copy(
+        update={"stores": settings.stores.model_copy(update={"data_dir": str(tmp_path / "other")})}
+    )
+    other_graph = indexing_graph(other)
+    index_paths([corpus], other, pipeline=other_graph)
+    assert stored_ids(graph) == stored_ids(other_graph)
+
+
+def test_a_pending_file_left_by_a_killed_run_is_cleaned_up(corpus, settings, graph):
+    """A run killed after writing a new version's chunks but before saving the manifest."""
+    index_paths([corpus], settings, pipeline=graph)
+    manifest_file = settings.resolve_path(settings.stores.data_dir) / "manifest-rag_documents.json"
+    before = manifest_file.read_bytes()
+    (corpus / "note.txt").write_text("Version intermédiaire jamais enregistrée.\n", "utf-8")
+    index_paths([corpus], settings, pipeline=graph)
+    manifest_file.write_bytes(before)  # as if killed before the manifest was saved...
+    manifest = Manifest.load(manifest_file)
+    manifest.entries[str(corpus / "note.txt")].pending = True  # ...but after marking the file pending
+    manifest.save()
+    (corpus / "note.txt").write_text("Version finale.\n", "utf-8")
+    index_paths([corpus], settings, pipeline=graph)
+    contents = " ".join(d.content for d in graph.get_component("vector_writer").document_store.filter_documents())
+    assert "intermédiaire" not in contents
+    assert "finale" in contents
 
 
 def test_index_report_summary():
-    report = IndexReport(files=3, chunks=10, failed={"x.md": "unreadable"}, seconds=1.5)
+    report = IndexReport(added=["a"], updated=["b"], unchanged=3, deleted=["c"], failed={"x.pdf": "EOF"}, chunks=10)
+    report.seconds = 1.5
     assert report.summary().splitlines() == [
-        "3 files indexed, 10 chunks written, 1 failed, 1.5 s",
-        "  failed: x.md: unreadable",
+        "5 files indexed (1 added, 1 updated, 3 unchanged), 1 deleted, 1 failed; 10 chunks written in 1.5 s",
+        "  failed: x.pdf: EOF",
     ]
+    assert report.to_dict()["files"] == 5
+
+
+def test_uploads(tmp_path):
+    assert upload_name("C:\\docs\\Rapport.PDF") == "Rapport.PDF"
+    for bad in ["", ".cache.md", "image.png", None]:
+        with pytest.raises(UploadError):
+            upload_name(bad)
+    path = save_upload(tmp_path / "up", "note.txt", b"v1")
+    save_upload(tmp_path / "up", "note.txt", b"v2")
+    assert path.read_bytes() == b"v2"
+    assert sorted(p.name for p in (tmp_path / "up").iterdir()) == ["note.txt"]

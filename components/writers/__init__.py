@@ -1,0 +1,3 @@
+from components.writers.replacing_document_writer import ReplacingDocumentWriter
+
+__all__ = ["ReplacingDocumentWriter"]

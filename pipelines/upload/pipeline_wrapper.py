@@ -1,0 +1,42 @@
+"""Hayhooks deployment of the `indexing` graph for uploaded files: `POST /upload/run` (multipart, field `files`).
+
+The folder is not named `indexing`: Hayhooks registers a wrapper's module under its folder name, which would
+shadow the project's `indexing` package. The graph is the same `pipelines/indexing/indexing.yml` that `rag index`
+runs, and its stores are the server's own instances (service/store_registry.py), shared with the `rag` graph.
+"""
+
+import threading
+from typing import Any
+
+from fastapi import HTTPException, UploadFile
+from hayhooks import BasePipelineWrapper
+
+from indexing import Indexer
+from indexing.uploads import UploadError, save_upload
+from service.settings import load_settings
+
+
+class PipelineWrapper(BasePipelineWrapper):
+    def setup(self) -> None:
+        self.settings = load_settings()
+        self.folder = self.settings.resolve_path(self.settings.indexing.upload_dir)
+        self.indexer = Indexer(self.settings)
+        self.lock = threading.Lock()  # one indexing run at a time: the manifest has one writer
+
+    def run_api(self, files: list[UploadFile] | None = None) -> dict[str, Any]:
+        """
+        Index uploaded files (PDF, DOCX, HTML, Markdown, TXT, CSV); a file uploaded again under the same name
+        replaces its previous version.
+
+        :param files: The files, as multipart form fields named `files`.
+        :returns: The run's summary: files added, updated, unchanged and failed (with reasons), chunks written.
+        """
+        if not files:
+            raise HTTPException(status_code=400, detail="No files: send them as multipart form fields named 'files'.")
+        try:
+            saved = [save_upload(self.folder, f.filename, f.file.read()) for f in files]
+        except UploadError as e:
+            raise HTTPException(status_code=400, detail=str(e)) from None
+        with self.lock:
+            report = self.indexer.index(saved)
+        return report.to_dict()
