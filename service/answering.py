@@ -1,32 +1,44 @@
 """Run the `rag` and `chat` graphs for one request, as one stream of typed events.
 
-The graph is run with `Pipeline.run_async_generator`, so the sources are known (and sent) as soon as the ranker
-finishes, before the LLM writes its first token; the LLM's tokens arrive through its streaming callback. Both feed
-one queue, read in order by the caller. A failing LLM ends the stream with an `error` event after the sources.
+The graph is run with `Pipeline.run_async_generator`, so the sources are known (and sent) as soon as the context
+is formatted, before the LLM writes its first token; the LLM's tokens arrive through its streaming callback. Both
+feed one queue, read in order by the caller. Streamed text is routed between `thinking` and `response` as it
+arrives (`ReasoningStreamParser`), and citation numbers that point at no source are dropped before they are sent
+(`CitationStreamFilter`). A failing LLM ends the stream with an `error` event after the sources.
+
+Event types: `context` (`{"mode", "question", "sources"}`, always first), `thinking` and `response` (text deltas),
+`answer` (the finished `Answer`), `error` (a message), `done` (always last).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from haystack import Pipeline
+from haystack import Document, Pipeline
 from haystack.core.errors import PipelineRuntimeError
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
+from components.builders.citations import CitationStreamFilter
+from components.builders.cited_answer_builder import source_entry
+from components.builders.reasoning import ReasoningStreamParser, split_reasoning
 from service.gateway.access import effective_filters
 
-EventType = Literal["context", "response", "answer", "error", "done"]
+EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
+Mode = Literal["rag", "chat"]
 
 # Component names the service relies on in the graphs (pipelines/rag/rag.yml, pipelines/chat/chat.yml).
-RAG_SOURCES_NODE = "ranker"
+RAG_SOURCES_NODE = "context_formatter"
 RAG_ANSWER_NODE = "answer_builder"
 LLM_NODE = "llm"
 
 LLM_UNAVAILABLE = "Le modèle de langage ne répond pas pour le moment"
+# The sentence every RAG prompt asks for when the passages do not hold the answer (prompts/rag_*.jinja2).
+NOT_IN_DOCUMENTS = "Les documents fournis ne contiennent pas cette information."
 
 
 @dataclass
@@ -43,43 +55,76 @@ class Answer:
 
     answer: str
     sources: list[dict[str, Any]] = field(default_factory=list)
-    mode: Literal["rag", "chat"] = "rag"
+    mode: Mode = "rag"
     invalid_citations: list[int] = field(default_factory=list)
+    thinking: str = ""
+    question: str | None = None  # the standalone question retrieval used (rewritten from a follow-up)
+
+
+@dataclass
+class GenerationOptions:
+    """What one request asks of the generation half (everything optional)."""
+
+    backend: str | None = None  # a name of models.llm.backends; None: the default
+    enable_thinking: bool = False
+    prompted_thinking: bool = False  # the backend has no native reasoning: ask for <thinking>/<answer>
+    generation_kwargs: dict[str, Any] = field(default_factory=dict)  # temperature, top_p, max_tokens (bounded)
+    prompt_type: str | None = None  # summary, comparison...: wins over the query class
+    history: list[ChatMessage] = field(default_factory=list)  # earlier turns, oldest first
+    include_passage_text: bool | None = None
 
 
 class LLMUnavailableError(Exception):
     """The LLM could not answer; carries the sources retrieved so far so the client still gets them."""
 
-    def __init__(self, message: str, sources: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, sources: list[dict[str, Any]] | None = None, mode: Mode = "rag") -> None:
         super().__init__(message)
         self.message = message
         self.sources = sources or []
+        self.mode = mode
 
 
-def rag_inputs(question: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+def _llm_inputs(options: GenerationOptions) -> dict[str, Any]:
+    return {
+        "backend": options.backend,
+        "generation_kwargs": dict(options.generation_kwargs),
+        "enable_thinking": options.enable_thinking,
+    }
+
+
+def rag_inputs(
+    question: str, filters: dict[str, Any] | None = None, options: GenerationOptions | None = None
+) -> dict[str, Any]:
     """The `rag` graph's inputs for one question."""
+    options = options or GenerationOptions()
     filters = effective_filters(filters)  # the caller's access scope AND the request's own filters
     return {
         "query_embedder": {"text": question},
         "dense_retriever": {"filters": filters},
         "bm25_retriever": {"query": question, "filters": filters},
         "ranker": {"query": question},
-        "prompt_builder": {"question": question},
+        "prompt_builder": {
+            "question": question,
+            "prompt_type": options.prompt_type,
+            "history": list(options.history),
+            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
+        },
+        "llm": _llm_inputs(options),
+        "answer_builder": {
+            "include_passage_text": options.include_passage_text,
+            "starts_in_thinking": options.prompted_thinking and options.enable_thinking,
+        },
     }
 
 
-def source_summaries(documents: list[Any]) -> list[dict[str, Any]]:
-    """The sources as sent before the answer: numbered as the prompt numbers them."""
-    return [
-        {
-            "number": i,
-            "id": doc.id,
-            "title": doc.meta.get("title"),
-            "source": doc.meta.get("source"),
-            "score": doc.score,
-        }
-        for i, doc in enumerate(documents, start=1)
-    ]
+def source_summaries(documents: list[Document], with_text: bool = False) -> list[dict[str, Any]]:
+    """The sources as sent before the answer: numbered as the prompt numbers them (not yet known to be cited)."""
+    summaries = []
+    for i, doc in enumerate(documents, start=1):
+        entry = source_entry(i, doc, cited=False, with_text=with_text)
+        entry.pop("cited")
+        summaries.append(entry)
+    return summaries
 
 
 def _failure_message(error: BaseException) -> str:
@@ -94,26 +139,76 @@ def _is_llm_failure(error: BaseException) -> bool:
     return isinstance(error, PipelineRuntimeError) and error.component_name == LLM_NODE
 
 
+class _StreamRouter:
+    """Routes the LLM's streamed chunks to `thinking` and `response` events, citations checked."""
+
+    def __init__(self, enable_thinking: bool, starts_in_thinking: bool = False) -> None:
+        self.enable_thinking = enable_thinking
+        self.parser = ReasoningStreamParser(starts_in_thinking)
+        self.citations: CitationStreamFilter | None = None  # set once the numbered passages are known
+
+    def route(self, chunk: StreamingChunk) -> list[Event]:
+        if chunk.reasoning is not None and chunk.reasoning.reasoning_text:
+            return self._thinking(chunk.reasoning.reasoning_text)
+        if not chunk.content:
+            return []
+        return self._events(self.parser.feed(chunk.content))
+
+    def close(self) -> list[Event]:
+        events = self._events(self.parser.close())
+        if self.citations is not None:
+            rest = self.citations.close()
+            if rest:
+                events.append(Event("response", rest))
+        return events
+
+    def _thinking(self, text: str) -> list[Event]:
+        return [Event("thinking", text)] if self.enable_thinking else []  # asked off: never shown
+
+    def _events(self, pieces: list[tuple[str, str]]) -> list[Event]:
+        events: list[Event] = []
+        for part, text in pieces:
+            if part == "thinking":
+                events.extend(self._thinking(text))
+                continue
+            shown = self.citations.feed(text) if self.citations is not None else text
+            if shown:
+                events.append(Event("response", shown))
+        return events
+
+
 async def _run_streaming(
-    pipeline: Pipeline, data: dict[str, Any], include: set[str], sources_node: str | None
+    pipeline: Pipeline,
+    data: dict[str, Any],
+    include: set[str],
+    sources_node: str | None,
+    options: GenerationOptions,
 ) -> AsyncIterator[Event]:
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    router = _StreamRouter(options.enable_thinking, options.prompted_thinking and options.enable_thinking)
 
     async def on_chunk(chunk: StreamingChunk) -> None:
-        if chunk.content:
-            await queue.put(Event("response", chunk.content))
+        for event in router.route(chunk):
+            await queue.put(event)
 
     data = {**data, LLM_NODE: {**data.get(LLM_NODE, {}), "streaming_callback": on_chunk}}
 
     async def produce() -> None:
         try:
-            wanted = include | ({sources_node} if sources_node else set())
+            wanted = include | {LLM_NODE} | ({sources_node} if sources_node else set())
             seen: set[str] = set()  # run_async_generator yields each output once, then all of them again at the end
             async for partial in pipeline.run_async_generator(data, include_outputs_from=wanted):
-                for name in wanted & partial.keys() - seen:
+                for name in sorted(wanted & partial.keys() - seen, key=lambda n: n != LLM_NODE):
                     seen.add(name)
                     if name == sources_node:
-                        await queue.put(Event("context", partial[name]["documents"]))
+                        documents = partial[name]["documents"]
+                        router.citations = CitationStreamFilter(len(documents))
+                        await queue.put(Event("context", documents))
+                    elif name == LLM_NODE:
+                        for event in router.close():
+                            await queue.put(event)
+                        if name in include:
+                            await queue.put(Event("answer", partial[name]))
                     else:
                         await queue.put(Event("answer", partial[name]))
         except Exception as e:  # reported to the client as an event, never as a broken stream
@@ -132,40 +227,132 @@ async def _run_streaming(
                 await task
 
 
+_QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)
+
+
+def parse_rewritten_question(reply: str, original: str) -> str:
+    """The standalone question from the rewriter's reply; the original question when the reply is unusable."""
+    _, text = split_reasoning(reply)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = _QUESTION_PREFIX.sub("", line).strip().strip("«»\"'` ").strip()
+    if len(line) < 3 or len(line) > max(400, 4 * len(original)):
+        return original
+    return line
+
+
+async def standalone_question(
+    rewriter: Pipeline | None, question: str, options: GenerationOptions, max_tokens: int = 64
+) -> str:
+    """
+    The question rewritten to stand alone, from the conversation's earlier turns.
+
+    The first message of a conversation (no history), or no rewriter, keeps the question as it is; so does a
+    rewriter that fails (the answer graph then reports the LLM's failure itself).
+    """
+    if rewriter is None or not options.history:
+        return question
+    data = {
+        "prompt_builder": {"question": question, "history": list(options.history)},
+        "llm": {
+            "backend": options.backend,
+            "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
+            "enable_thinking": False,
+        },
+    }
+    try:
+        result = await rewriter.run_async(data)
+    except Exception:
+        return question
+    replies = result.get(LLM_NODE, {}).get("replies") or []
+    return parse_rewritten_question(replies[0].text or "" if replies else "", question)
+
+
 async def rag_events(
-    pipeline: Pipeline, question: str, filters: dict[str, Any] | None = None
+    pipeline: Pipeline,
+    question: str,
+    filters: dict[str, Any] | None = None,
+    *,
+    options: GenerationOptions | None = None,
+    rewriter: Pipeline | None = None,
+    rewrite_max_tokens: int = 64,
 ) -> AsyncIterator[Event]:
     """
     Answer a question from the documents, as events.
 
-    `context` (list of source summaries) comes first, then `response` text deltas, then `answer` (the final
-    `Answer`, citations checked) or `error` (a message; the sources were already sent), then `done`.
+    `context` (`{"mode": "rag", "question", "sources"}`) comes first, then `thinking` and `response` text deltas,
+    then `answer` (the final `Answer`, citations checked) or `error` (a message; the sources were already sent),
+    then `done`. A follow-up question (the options carry history) is first rewritten by `rewriter`.
     """
-    documents: list[Any] = []
-    async for event in _run_streaming(pipeline, rag_inputs(question, filters), {RAG_ANSWER_NODE}, RAG_SOURCES_NODE):
+    options = options or GenerationOptions()
+    standalone = await standalone_question(rewriter, question, options, rewrite_max_tokens)
+    with_text = bool(options.include_passage_text)
+    sent_context = False
+    events = _run_streaming(
+        pipeline,
+        rag_inputs(standalone, filters, options),
+        {RAG_ANSWER_NODE},
+        RAG_SOURCES_NODE,
+        options,
+    )
+    async for event in events:
         if event.type == "context":
-            documents = event.data
-            yield Event("context", source_summaries(documents))
+            sent_context = True
+            sources = source_summaries(event.data, with_text)
+            yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
         elif event.type == "answer":
             out = event.data
-            yield Event("answer", Answer(out["answer"], out["sources"], "rag", out["invalid_citations"]))
+            yield Event(
+                "answer",
+                Answer(
+                    out["answer"],
+                    out["sources"],
+                    "rag",
+                    out["invalid_citations"],
+                    out.get("thinking", "") if options.enable_thinking else "",
+                    standalone,
+                ),
+            )
         elif event.type == "error":
             error = event.data
             if not _is_llm_failure(error):
                 raise error
+            if not sent_context:
+                yield Event("context", {"mode": "rag", "question": standalone, "sources": []})
             yield Event("error", _failure_message(error))
         else:
             yield event
     yield Event("done")
 
 
-async def chat_events(pipeline: Pipeline, messages: list[ChatMessage]) -> AsyncIterator[Event]:
-    """Plain chat with the LLM, as events: `response` deltas, then `answer` or `error`, then `done`."""
-    data = {"conversation_builder": {"messages": messages}}
-    async for event in _run_streaming(pipeline, data, {LLM_NODE}, None):
+def chat_inputs(messages: list[ChatMessage], options: GenerationOptions | None = None) -> dict[str, Any]:
+    """The `chat` graph's inputs for one conversation."""
+    options = options or GenerationOptions()
+    return {
+        "conversation_builder": {
+            "messages": messages,
+            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
+        },
+        LLM_NODE: _llm_inputs(options),
+    }
+
+
+async def chat_events(
+    pipeline: Pipeline, messages: list[ChatMessage], options: GenerationOptions | None = None
+) -> AsyncIterator[Event]:
+    """Plain chat with the LLM, as events: `context` (no sources), deltas, then `answer` or `error`, then `done`."""
+    options = options or GenerationOptions()
+    question = next((m.text for m in reversed(messages) if m.is_from("user")), None)
+    yield Event("context", {"mode": "chat", "question": question, "sources": []})
+    events = _run_streaming(pipeline, chat_inputs(messages, options), {LLM_NODE}, None, options)
+    async for event in events:
         if event.type == "answer":
             replies = event.data.get("replies") or []
-            yield Event("answer", Answer(replies[0].text or "" if replies else "", [], "chat"))
+            reply = replies[0] if replies else None
+            prefilled = options.prompted_thinking and options.enable_thinking
+            thinking, text = split_reasoning(reply.text or "" if reply else "", prefilled)
+            if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
+                thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
+            yield Event("answer", Answer(text, [], "chat", [], thinking if options.enable_thinking else ""))
         elif event.type == "error":
             if not _is_llm_failure(event.data):
                 raise event.data
@@ -178,16 +365,17 @@ async def chat_events(pipeline: Pipeline, messages: list[ChatMessage]) -> AsyncI
 async def collect(events: AsyncIterator[Event]) -> Answer:
     """Run an event stream to its end; raise `LLMUnavailableError` (with the sources) if the LLM failed."""
     sources: list[dict[str, Any]] = []
+    mode: Mode = "rag"
     answer: Answer | None = None
     async for event in events:
         if event.type == "context":
-            sources = event.data
+            sources, mode = event.data["sources"], event.data["mode"]
         elif event.type == "answer":
             answer = event.data
         elif event.type == "error":
-            raise LLMUnavailableError(event.data, sources)
+            raise LLMUnavailableError(event.data, sources, mode)
     if answer is None:
-        raise LLMUnavailableError(f"{LLM_UNAVAILABLE}.", sources)
+        raise LLMUnavailableError(f"{LLM_UNAVAILABLE}.", sources, mode)
     return answer
 
 

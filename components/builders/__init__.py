@@ -1,4 +1,6 @@
 from components.builders.cited_answer_builder import CitedAnswerBuilder
+from components.builders.context_formatter import ContextFormatter
 from components.builders.conversation_builder import ConversationBuilder
+from components.builders.prompt_selector import PromptSelector
 
-__all__ = ["CitedAnswerBuilder", "ConversationBuilder"]
+__all__ = ["CitedAnswerBuilder", "ContextFormatter", "ConversationBuilder", "PromptSelector"]

@@ -1,6 +1,7 @@
-"""Hayhooks deployment of the `chat` graph: plain chat with the LLM (model `chat`), no retrieval."""
+"""Hayhooks deployment of the `chat` graph: `POST /chat/run`, plain chat with the LLM, no retrieval.
 
-from collections.abc import AsyncGenerator
+OpenAI chat completions (model `chat`, or any model with `use_rag: false`) are served by service/openai_chat.py.
+"""
 
 from hayhooks import BasePipelineWrapper
 
@@ -27,12 +28,3 @@ class PipelineWrapper(BasePipelineWrapper):
         except answering.LLMUnavailableError as e:
             raise openai_chat.unavailable(e) from None
         return {"answer": answer.answer}
-
-    async def run_chat_completion_async(self, model: str, messages: list[dict], body: dict) -> str | AsyncGenerator:
-        events = answering.chat_events(self.pipeline, openai_chat.to_chat_messages(messages))
-        if body.get("stream"):
-            return openai_chat.openai_deltas(events)
-        try:
-            return openai_chat.answer_text(await answering.collect(events))
-        except answering.LLMUnavailableError as e:
-            raise openai_chat.unavailable(e) from None

@@ -1,10 +1,12 @@
-"""Hayhooks deployment of the `rag` graph: `POST /rag/run` and the OpenAI chat endpoints (model `rag`)."""
+"""Hayhooks deployment of the `rag` graph: `POST /rag/run`.
 
-from collections.abc import AsyncGenerator
+OpenAI chat completions (`/v1/chat/completions`, models `rag`, `chat` and each LLM backend) and `/askai` are served
+by the service's own routes (service/openai_chat.py, service/askai.py), which run the graphs built here.
+"""
+
 from typing import Any
 
 from hayhooks import BasePipelineWrapper
-from starlette.datastructures import Headers
 
 from service import answering, openai_chat
 from service.pipelines import build_pipeline
@@ -18,6 +20,8 @@ class PipelineWrapper(BasePipelineWrapper):
         self.pipeline.warm_up()
         self.chat_pipeline = build_pipeline("chat", settings)  # for requests that turn RAG off
         self.chat_pipeline.warm_up()
+        self.rewrite_pipeline = build_pipeline("question_rewrite", settings)  # follow-ups made standalone
+        self.rewrite_pipeline.warm_up()
 
     async def run_api_async(self, query: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         """
@@ -35,19 +39,3 @@ class PipelineWrapper(BasePipelineWrapper):
         except answering.LLMUnavailableError as e:
             raise openai_chat.unavailable(e) from None
         return {"answer": answer.answer, "sources": answer.sources, "invalid_citations": answer.invalid_citations}
-
-    async def run_chat_completion_async(
-        self, model: str, messages: list[dict], body: dict, headers: Headers | None = None
-    ) -> str | AsyncGenerator:
-        chat_messages = openai_chat.to_chat_messages(messages)
-        if openai_chat.wants_rag(body, headers):
-            question = openai_chat.last_user_question(chat_messages)
-            events = answering.rag_events(self.pipeline, question, body.get("filters"))
-        else:
-            events = answering.chat_events(self.chat_pipeline, chat_messages)
-        if body.get("stream"):
-            return openai_chat.openai_deltas(events)
-        try:
-            return openai_chat.answer_text(await answering.collect(events))
-        except answering.LLMUnavailableError as e:
-            raise openai_chat.unavailable(e) from None

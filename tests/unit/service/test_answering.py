@@ -11,13 +11,16 @@ from service.answering import (
     LLM_UNAVAILABLE,
     Answer,
     Event,
+    GenerationOptions,
     LLMUnavailableError,
     chat_events,
     collect,
     rag_events,
     rag_inputs,
+    parse_rewritten_question,
     source_summaries,
     sources_footer,
+    standalone_question,
 )
 from service.openai_chat import openai_deltas
 from service.pipelines import ALLOWED_MODULES, bound_definition
@@ -66,15 +69,30 @@ class FakeChatGenerator:
     """Streams its reply word by word through the callback, or raises."""
 
     def __init__(self, reply: str = "", error: Exception | None = None) -> None:
-        self.reply, self.error, self.prompts = reply, error, []
+        self.reply, self.error, self.prompts, self.calls = reply, error, [], []
 
     @component.output_types(replies=list[ChatMessage])
-    def run(self, messages: list[ChatMessage], streaming_callback: Any = None) -> dict[str, Any]:
+    def run(
+        self,
+        messages: list[ChatMessage],
+        backend: str | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
+        streaming_callback: Any = None,
+    ) -> dict[str, Any]:
         raise AssertionError("the service runs the graphs asynchronously")
 
     @component.output_types(replies=list[ChatMessage])
-    async def run_async(self, messages: list[ChatMessage], streaming_callback: Any = None) -> dict[str, Any]:
+    async def run_async(
+        self,
+        messages: list[ChatMessage],
+        backend: str | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
+        streaming_callback: Any = None,
+    ) -> dict[str, Any]:
         self.prompts.append(messages)
+        self.calls.append({"backend": backend, "generation_kwargs": generation_kwargs, "thinking": enable_thinking})
         if self.error:
             raise self.error
         for word in self.reply.split(" "):
@@ -140,6 +158,9 @@ def test_source_summaries_are_numbered_like_the_prompt():
     assert [(s["number"], s["id"], s["title"], s["source"], s["score"]) for s in summaries] == [
         (i, d.id, d.meta["title"], d.meta["source"], d.score) for i, d in enumerate(PASSAGES, start=1)
     ]
+    assert "cited" not in summaries[0]
+    assert "text" not in summaries[0]
+    assert source_summaries(PASSAGES, with_text=True)[0]["text"] == PASSAGES[0].content
 
 
 async def test_rag_events_order(rag):
@@ -156,7 +177,7 @@ async def test_rag_events_content(rag):
     reply = "Le délai est de 3 mois [1]."
     events = await _all(rag_events(rag(FakeChatGenerator(reply)), QUESTION))
     context = next(e for e in events if e.type == "context")
-    assert context.data == source_summaries(PASSAGES)
+    assert context.data == {"mode": "rag", "question": QUESTION, "sources": source_summaries(PASSAGES)}
     assert "".join(e.data for e in events if e.type == "response").strip() == reply
     answer = next(e for e in events if e.type == "answer").data
     assert isinstance(answer, Answer)
@@ -172,8 +193,8 @@ async def test_rag_events_feed_the_question_and_numbered_passages_to_the_graph(r
     (prompt,) = llm.prompts
     user = prompt[-1].text
     assert QUESTION in user
-    assert "[1] CCTP lot 2 (A2458/cctp.md)" in user
-    assert "[2] Planning (A2458/planning.md)" in user
+    assert "[1] Titre : CCTP lot 2 | Source : A2458/cctp.md | Pertinence : 0.90\nLe délai" in user
+    assert "[2] Titre : Planning | Source : A2458/planning.md | Pertinence : 0.40\nLe planning" in user
 
 
 async def test_collect_returns_the_answer(rag):
@@ -205,7 +226,7 @@ async def test_rag_events_reraise_failures_of_other_nodes(rag):
 
 async def test_collect_without_an_answer_raises_with_the_sources():
     async def events():
-        yield Event("context", [{"number": 1}])
+        yield Event("context", {"mode": "rag", "question": "q", "sources": [{"number": 1}]})
         yield Event("done")
 
     with pytest.raises(LLMUnavailableError) as info:
@@ -217,7 +238,8 @@ async def test_chat_events(chat):
     llm = FakeChatGenerator("Un DOE est le dossier des ouvrages exécutés.")
     events = await _all(chat_events(chat(llm), [ChatMessage.from_user("Qu'est-ce qu'un DOE ?")]))
     types = [e.type for e in events]
-    assert types[0] == "response"
+    assert types[:2] == ["context", "response"]
+    assert events[0].data == {"mode": "chat", "question": "Qu'est-ce qu'un DOE ?", "sources": []}
     assert types[-1] == "done"
     answer = next(e for e in events if e.type == "answer").data
     assert (answer.answer, answer.sources, answer.mode) == (llm.reply, [], "chat")
@@ -258,5 +280,134 @@ async def test_rag_events_send_context_and_answer_once(rag):
 
 
 async def test_streamed_openai_answer_lists_the_sources_once(rag):
-    text = "".join([d async for d in openai_deltas(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))])
+    deltas = [d async for d in openai_deltas(rag_events(rag(FakeChatGenerator("Oui [1].")), QUESTION))]
+    text = "".join(d for d in deltas if isinstance(d, str))
     assert text.count("**Sources**") == 1
+
+
+@component
+class ScriptedChatGenerator:
+    """Streams the given chunks as they are (tags may be cut anywhere)."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.chunks, self.reply, self.prompts, self.calls = chunks, "".join(chunks), [], []
+
+    @component.output_types(replies=list[ChatMessage])
+    def run(
+        self,
+        messages: list[ChatMessage],
+        backend: str | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
+        streaming_callback: Any = None,
+    ) -> dict[str, Any]:
+        raise AssertionError("the service runs the graphs asynchronously")
+
+    @component.output_types(replies=list[ChatMessage])
+    async def run_async(
+        self,
+        messages: list[ChatMessage],
+        backend: str | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
+        streaming_callback: Any = None,
+    ) -> dict[str, Any]:
+        self.prompts.append(messages)
+        self.calls.append({"backend": backend, "generation_kwargs": generation_kwargs, "thinking": enable_thinking})
+        for chunk in self.chunks:
+            await streaming_callback(StreamingChunk(content=chunk))
+        return {"replies": [ChatMessage.from_assistant(self.reply)]}
+
+
+PROMPTED = [
+    "Le passage [1",
+    "] donne 3 mois.\n</thin",
+    "king>\n<ans",
+    "wer>Le délai est de 3 mois [1][9",
+    "].</answer>",
+]
+
+
+async def test_prompted_thinking_streams_reasoning_and_answer_apart(rag):
+    llm = ScriptedChatGenerator(PROMPTED)
+    options = GenerationOptions(
+        enable_thinking=True, prompted_thinking=True, backend="b", generation_kwargs={"top_p": 0.5}
+    )
+    events = await _all(rag_events(rag(llm), QUESTION, options=options))
+    thinking = "".join(e.data for e in events if e.type == "thinking")
+    response = "".join(e.data for e in events if e.type == "response")
+    assert thinking == "Le passage [1] donne 3 mois.\n"
+    assert response == "Le délai est de 3 mois [1]."  # [9] points at no passage: never streamed
+    answer = next(e for e in events if e.type == "answer").data
+    assert (answer.answer, answer.thinking, answer.invalid_citations) == (response, thinking.strip(), [9])
+    assert llm.calls == [{"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True}]
+    prompt = llm.prompts[0]
+    assert prompt[-1].is_from("assistant") and prompt[-1].text == "<thinking>\n"  # the model continues inside it
+    assert "<thinking>" in prompt[0].text
+
+
+async def test_thinking_off_never_sends_reasoning(rag):
+    llm = ScriptedChatGenerator(["<think>je réfléchis</think>", "Trois mois [1]."])
+    events = await _all(rag_events(rag(llm), QUESTION, options=GenerationOptions(enable_thinking=False)))
+    assert [e for e in events if e.type == "thinking"] == []
+    assert "".join(e.data for e in events if e.type == "response") == "Trois mois [1]."
+    answer = next(e for e in events if e.type == "answer").data
+    assert (answer.answer, answer.thinking) == ("Trois mois [1].", "")
+    assert llm.prompts[0][-1].is_from("user")  # no prefilled reasoning
+
+
+async def test_prompt_type_and_history_reach_the_prompt(rag):
+    llm = FakeChatGenerator("Résumé [1].")
+    history = [ChatMessage.from_user("Parlons du lot 2."), ChatMessage.from_assistant("D'accord.")]
+    options = GenerationOptions(prompt_type="summary", history=history)
+    await _all(rag_events(rag(llm), QUESTION, options=options))
+    prompt = llm.prompts[0]
+    assert "résumé" in prompt[0].text
+    assert [m.text for m in prompt[1:3]] == ["Parlons du lot 2.", "D'accord."]
+    assert QUESTION in prompt[-1].text
+
+
+class FakeRewriter:
+    def __init__(self, reply: str | Exception) -> None:
+        self.reply, self.inputs = reply, []
+
+    async def run_async(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.inputs.append(data)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return {"llm": {"replies": [ChatMessage.from_assistant(self.reply)]}}
+
+
+async def test_follow_up_question_is_rewritten_before_retrieval(rag):
+    ranker, rewriter = (
+        FakeRanker(PASSAGES),
+        FakeRewriter("Question autonome : « Quel est le délai du lot 2 de A2458 ? »"),
+    )
+    options = GenerationOptions(
+        history=[ChatMessage.from_user("Parle-moi de A2458."), ChatMessage.from_assistant("Oui.")]
+    )
+    events = await _all(
+        rag_events(rag(FakeChatGenerator("Oui [1]."), ranker), "Et son délai ?", options=options, rewriter=rewriter)
+    )
+    assert ranker.queries == ["Quel est le délai du lot 2 de A2458 ?"]
+    assert events[0].data["question"] == "Quel est le délai du lot 2 de A2458 ?"
+    assert rewriter.inputs[0]["prompt_builder"]["question"] == "Et son délai ?"
+
+
+async def test_first_message_is_not_rewritten_and_a_failing_rewriter_keeps_the_question(rag):
+    assert await standalone_question(FakeRewriter("autre"), QUESTION, GenerationOptions()) == QUESTION
+    options = GenerationOptions(history=[ChatMessage.from_user("Bonjour")])
+    assert await standalone_question(FakeRewriter(ConnectionError()), QUESTION, options) == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Quel est le délai du lot 2 ?", "Quel est le délai du lot 2 ?"),
+        ("<think>hmm</think>\n\n« Quel est le délai ? »\nAutre ligne", "Quel est le délai ?"),
+        ("", QUESTION),
+        ("?", QUESTION),
+    ],
+)
+def test_parse_rewritten_question(reply, expected):
+    assert parse_rewritten_question(reply, QUESTION) == expected

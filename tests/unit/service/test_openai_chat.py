@@ -1,12 +1,20 @@
 import pytest
 from fastapi import HTTPException
+from fastapi_openai_compat.chat_completions.models import ChatCompletion
+from haystack.dataclasses import StreamingChunk
 from starlette.datastructures import Headers
 
 from service.answering import Answer, Event, LLMUnavailableError
 from service.openai_chat import (
+    ModelRoute,
     answer_text,
+    bounded_generation_kwargs,
+    earlier_turns,
+    generation_options,
     last_user_question,
+    model_routes,
     openai_deltas,
+    resolve_model,
     to_chat_messages,
     unavailable,
     wants_rag,
@@ -155,29 +163,117 @@ async def _events(*events: Event):
         yield event
 
 
+CONTEXT = {"mode": "rag", "question": "q", "sources": SOURCES}
+
+
+async def _deltas(*events: Event) -> list:
+    return [delta async for delta in openai_deltas(_events(*events))]
+
+
 async def test_openai_deltas_streams_text_then_sources():
-    stream = _events(
-        Event("context", SOURCES),
+    deltas = await _deltas(
+        Event("context", CONTEXT),
         Event("response", "Le délai "),
         Event("response", "est de 3 mois [1]."),
         Event("answer", Answer("Le délai est de 3 mois [1].", SOURCES, "rag")),
         Event("done"),
     )
-    deltas = [delta async for delta in openai_deltas(stream)]
-    assert deltas[:2] == ["Le délai ", "est de 3 mois [1]."]
-    assert len(deltas) == 3
-    assert "**Sources**" in deltas[2]
-    assert "[2] Planning" in deltas[2]
+    texts = [d for d in deltas if isinstance(d, str)]
+    assert texts[:2] == ["Le délai ", "est de 3 mois [1]."]
+    assert len(texts) == 3
+    assert "**Sources**" in texts[2]
+    assert "[2] Planning" in texts[2]
+    chunks = [d for d in deltas if isinstance(d, ChatCompletion)]
+    events = [c.model_extra["event"] for c in chunks if "event" in c.model_extra]
+    assert [e["type"] for e in events] == ["source", "source"]
+    assert events[0]["data"]["source"]["name"] == "[1] CCTP lot 2"
+    (last,) = [c for c in chunks if "sources" in c.model_extra]
+    assert last.model_extra["sources"] == SOURCES
+    assert last.model_extra["mode"] == "rag"
+    assert all(c.choices[0].delta.content == "" for c in chunks)  # plain clients see empty deltas
+
+
+async def test_openai_deltas_send_reasoning_as_reasoning_chunks():
+    deltas = await _deltas(Event("context", CONTEXT), Event("thinking", "Voyons"), Event("response", "Oui"))
+    reasoning = [d for d in deltas if isinstance(d, StreamingChunk)]
+    assert [r.reasoning.reasoning_text for r in reasoning] == ["Voyons"]
+    assert reasoning[0].content == ""
+    assert [d for d in deltas if isinstance(d, str)] == ["Oui"]
 
 
 async def test_openai_deltas_on_error_sends_the_message_and_uncited_sources():
-    stream = _events(Event("context", SOURCES), Event("error", "Le modèle ne répond pas"), Event("done"))
-    (delta,) = [delta async for delta in openai_deltas(stream)]
+    deltas = await _deltas(Event("context", CONTEXT), Event("error", "Le modèle ne répond pas"), Event("done"))
+    (delta,) = [d for d in deltas if isinstance(d, str)]
     assert "Le modèle ne répond pas" in delta
     assert "[1] CCTP lot 2" in delta
     assert "(citée)" not in delta
+    (last,) = [d for d in deltas if isinstance(d, ChatCompletion)]
+    assert last.model_extra["service_error"] == "Le modèle ne répond pas"
+    assert "error" not in last.model_extra  # the openai client would raise on an `error` key
 
 
-async def test_openai_deltas_chat_answer_adds_nothing():
-    stream = _events(Event("response", "Bonjour"), Event("answer", Answer("Bonjour", [], "chat")), Event("done"))
-    assert [delta async for delta in openai_deltas(stream)] == ["Bonjour"]
+async def test_openai_deltas_chat_answer_adds_no_sources():
+    deltas = await _deltas(
+        Event("context", {"mode": "chat", "question": "q", "sources": []}),
+        Event("response", "Bonjour"),
+        Event("answer", Answer("Bonjour", [], "chat")),
+        Event("done"),
+    )
+    assert [d for d in deltas if isinstance(d, str)] == ["Bonjour"]
+    (last,) = [d for d in deltas if isinstance(d, ChatCompletion)]
+    assert last.model_extra["mode"] == "chat"
+
+
+def test_model_routes_and_unknown_model(settings):
+    routes = model_routes(settings)
+    default = settings.models.llm.default
+    assert routes["rag"] == ModelRoute("rag", default)
+    assert routes["chat"] == ModelRoute("chat", default)
+    assert routes[default] == ModelRoute("rag", default)
+    with pytest.raises(HTTPException) as info:
+        resolve_model("gpt-17", settings)
+    assert info.value.status_code == 404
+    assert "rag" in info.value.detail
+
+
+def test_generation_kwargs_are_bounded(settings):
+    limits = settings.generation.limits
+    body = {"temperature": 9, "top_p": 0.5, "max_tokens": 10**6}
+    assert bounded_generation_kwargs(body, settings) == {
+        "temperature": limits.temperature,
+        "top_p": 0.5,
+        "max_tokens": limits.max_tokens,
+    }
+    assert bounded_generation_kwargs({"max_completion_tokens": 12}, settings) == {"max_tokens": 12}
+    assert bounded_generation_kwargs({}, settings) == {}
+
+
+@pytest.mark.parametrize(
+    "body", [{"temperature": -1}, {"top_p": 0}, {"max_tokens": 0}, {"temperature": "hot"}, {"max_tokens": True}]
+)
+def test_bad_generation_parameters_are_a_400(settings, body):
+    with pytest.raises(HTTPException) as info:
+        bounded_generation_kwargs(body, settings)
+    assert info.value.status_code == 400
+
+
+def test_generation_options(settings):
+    backend = settings.models.llm.default
+    options = generation_options({"enable_thinking": "true", "prompt_type": "summary"}, settings, backend)
+    assert (options.enable_thinking, options.prompted_thinking, options.prompt_type) == (True, True, "summary")
+    assert options.backend == backend
+    assert generation_options({}, settings, backend).enable_thinking is settings.generation.enable_thinking
+    with pytest.raises(HTTPException):
+        generation_options({"enable_thinking": "peut-être"}, settings, backend)
+
+
+def test_earlier_turns_are_the_history():
+    messages = to_chat_messages(
+        [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "Q1"},
+            {"role": "assistant", "content": "R1"},
+            {"role": "user", "content": "Q2"},
+        ]
+    )
+    assert [m.text for m in earlier_turns(messages)] == ["Q1", "R1"]

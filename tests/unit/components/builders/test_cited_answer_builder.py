@@ -81,7 +81,7 @@ def test_run_removes_citations_beyond_the_passages(text, answer, cited, invalid)
 
 def test_run_with_no_passages_invalidates_every_citation():
     result = _run("Réponse [1].", documents=[])
-    assert result == {"answer": "Réponse.", "sources": [], "invalid_citations": [1]}
+    assert result == {"answer": "Réponse.", "thinking": "", "sources": [], "invalid_citations": [1]}
 
 
 def test_run_numbers_sources_from_one_in_input_order():
@@ -152,3 +152,61 @@ def test_run_drops_an_unclosed_think_block():
     result = _run("<think>Le passage [1] semble parler du délai, mais")
     assert not re.search(r"think|passage", result["answer"])
     assert _cited(result) == set()
+
+
+def test_run_returns_the_reasoning_apart():
+    result = _run("<think>Le passage [3] parle du délai.</think>Le délai est de 3 mois [1].")
+    assert result["thinking"] == "Le passage [3] parle du délai."
+    assert result["answer"] == "Le délai est de 3 mois [1]."
+
+
+def test_run_with_prompted_thinking_sections():
+    text = "Je cherche le délai dans [1].\n</thinking>\n<answer>\nLe délai est de 3 mois [1].\n</answer>"
+    result = CitedAnswerBuilder().run(
+        replies=[ChatMessage.from_assistant(text)], documents=_passages(2), starts_in_thinking=True
+    )
+    assert result["thinking"] == "Je cherche le délai dans [1]."
+    assert result["answer"] == "Le délai est de 3 mois [1]."
+
+
+def test_run_takes_the_generator_reasoning_field():
+    from haystack.dataclasses import ReasoningContent
+
+    reply = ChatMessage.from_assistant("Trois mois [1].", reasoning=ReasoningContent(reasoning_text="Voyons."))
+    result = CitedAnswerBuilder().run(replies=[reply], documents=_passages(1))
+    assert (result["thinking"], result["answer"]) == ("Voyons.", "Trois mois [1].")
+
+
+def test_run_sources_carry_the_metadata_and_the_text_when_asked():
+    doc = Document(
+        content="Texte.",
+        meta={
+            "title": "T",
+            "source": "s.md",
+            "theme": "voirie",
+            "document_type": "fiche",
+            "publish_date": "2025-01-02",
+            "section_path": ["Chapitre 1", "Lot 2"],
+            "unrelated": 1,
+        },
+        score=0.5,
+    )
+    builder = CitedAnswerBuilder(include_passage_text=False)
+    (source,) = builder.run(replies=[ChatMessage.from_assistant("Oui [1].")], documents=[doc])["sources"]
+    assert source == {
+        "number": 1,
+        "cited": True,
+        "id": doc.id,
+        "score": 0.5,
+        "title": "T",
+        "source": "s.md",
+        "theme": "voirie",
+        "document_type": "fiche",
+        "publish_date": "2025-01-02",
+        "section": "Chapitre 1 > Lot 2",
+    }
+    (source,) = builder.run(replies=[ChatMessage.from_assistant("Oui.")], documents=[doc], include_passage_text=True)[
+        "sources"
+    ]
+    assert source["text"] == "Texte."
+    assert source["cited"] is False

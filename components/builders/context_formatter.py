@@ -1,0 +1,140 @@
+"""Turn the ranked passages into the numbered context the prompt shows the LLM."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from haystack import Document, component
+
+from components.builders.token_budget import TokenBudget
+
+# Metadata read defensively: the first key present wins.
+_TITLE_KEYS = ("title",)
+_SOURCE_KEYS = ("source", "file_path", "file_name")
+_DATE_KEYS = ("publish_date", "date")
+_SECTION_KEYS = ("section_path", "parent_section_path", "parent_headings", "headings", "section_title", "section")
+
+_MARKUP = [
+    (re.compile(r"<!--.*?-->", re.DOTALL), ""),  # HTML comments
+    (re.compile(r"</?[a-zA-Z][^>]{0,200}>"), " "),  # HTML tags
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep the alt text
+    (re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)"), r"\1"),  # links: keep the text
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE), ""),  # heading markers
+    (re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-+:?)?[ \t]*(?:\n|$)", re.MULTILINE), ""),  # table rules
+    (re.compile(r"^\s*(?:[-*_]\s*){3,}$", re.MULTILINE), ""),  # horizontal rules
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),  # italics
+    (re.compile(r"`{1,3}"), ""),  # code marks
+    (re.compile(r"^\s*>\s?", re.MULTILINE), ""),  # quotes
+    (re.compile(r"[ \t]+"), " "),
+    (re.compile(r" +$", re.MULTILINE), ""),
+    (re.compile(r"\n\s*\n(\s*\n)+"), "\n\n"),
+]
+
+
+def strip_markup(text: str) -> str:
+    """Markdown and HTML markup removed; the words, figures and table cells stay."""
+    for pattern, replacement in _MARKUP:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((meta[k] for k in keys if meta.get(k) not in (None, "", [])), None)
+
+
+def section_path(meta: dict[str, Any]) -> str | None:
+    """The passage's place in its document ("Chapitre 2 > Lot 1"), from whichever key the indexer wrote."""
+    value = _first(meta, _SECTION_KEYS)
+    if isinstance(value, (list, tuple)):
+        return " > ".join(str(v) for v in value if v) or None
+    return str(value) if value is not None else None
+
+
+def document_key(document: Document) -> str:
+    """What identifies the document a passage comes from."""
+    return str(_first(document.meta, _SOURCE_KEYS) or _first(document.meta, _TITLE_KEYS) or document.id)
+
+
+@component
+class ContextFormatter:
+    """
+    Selects and formats the passages the LLM sees, as numbered blocks.
+
+    Passages keep the ranker's order. At most `max_chunks_per_source` passages come from one document and at most
+    `max_docs` documents are shown; the passages of one document share `max_tokens_per_doc` tokens (counted with
+    the LLM's tokenizer). Markup is stripped. The documents output is what the blocks show, in the same order, so
+    `[n]` in the answer means the n-th of them.
+    """
+
+    def __init__(
+        self,
+        max_docs: int = 5,
+        max_chunks_per_source: int = 2,
+        max_tokens_per_doc: int = 400,
+        tokenizer: str | None = None,
+        strip_markup: bool = True,
+    ) -> None:
+        """
+        :param max_docs: How many documents (sources) at most.
+        :param max_chunks_per_source: How many passages of one document at most.
+        :param max_tokens_per_doc: Token budget of one document's passages together.
+        :param tokenizer: The LLM's tokenizer (a folder with `tokenizer.json`); None estimates token counts.
+        :param strip_markup: Whether Markdown and HTML markup is removed from the passages.
+        """
+        if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
+            raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
+        self.max_docs = max_docs
+        self.max_chunks_per_source = max_chunks_per_source
+        self.max_tokens_per_doc = max_tokens_per_doc
+        self.tokenizer = tokenizer
+        self.strip_markup = strip_markup
+        self._budget = TokenBudget(tokenizer)
+
+    def warm_up(self) -> None:
+        self._budget.warm_up()
+
+    @component.output_types(documents=list[Document], context=str)
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        :param documents: The ranked passages, best first.
+        :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks.
+        """
+        kept: list[Document] = []
+        per_source: dict[str, int] = {}
+        budget_left: dict[str, int] = {}
+        for document in documents:
+            key = document_key(document)
+            if key not in per_source and len(per_source) >= self.max_docs:
+                continue
+            if per_source.get(key, 0) >= self.max_chunks_per_source or budget_left.get(key, 1) <= 0:
+                continue
+            text = document.content or ""
+            if self.strip_markup:
+                text = strip_markup(text)
+            if not text:
+                continue
+            left = budget_left.get(key, self.max_tokens_per_doc)
+            text, was_cut = self._budget.cut(text, left)
+            per_source[key] = per_source.get(key, 0) + 1
+            budget_left[key] = 0 if was_cut else left - self._budget.count(text)
+            kept.append(replace(document, content=text))
+        context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
+        return {"documents": kept, "context": context}
+
+    @staticmethod
+    def _block(number: int, document: Document) -> str:
+        meta = document.meta
+        fields = [
+            ("Titre", _first(meta, _TITLE_KEYS)),
+            ("Source", _first(meta, _SOURCE_KEYS)),
+            ("Thème", meta.get("theme")),
+            ("Type", meta.get("document_type")),
+            ("Date", _first(meta, _DATE_KEYS)),
+            ("Section", section_path(meta)),
+            ("Pertinence", f"{document.score:.2f}" if isinstance(document.score, (int, float)) else None),
+        ]
+        header = " | ".join(f"{name} : {value}" for name, value in fields if value not in (None, ""))
+        return f"[{number}] {header}\n{document.content}"

@@ -1,0 +1,3 @@
+from components.generators.routed_chat_generator import RoutedChatGenerator
+
+__all__ = ["RoutedChatGenerator"]

@@ -1,0 +1,86 @@
+import pytest
+from haystack import Document
+from haystack.core.serialization import component_from_dict, component_to_dict
+
+from components.builders.context_formatter import ContextFormatter, strip_markup
+from service.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
+
+TYPE = "components.builders.context_formatter.ContextFormatter"
+QWEN_TOKENIZER = PROJECT_ROOT / "var" / "models" / "qwen2.5-coder-0.5b-instruct"
+
+
+def _doc(source: str, text: str = "Texte.", score: float = 0.5, **meta) -> Document:
+    return Document(content=text, meta={"source": source, **meta}, score=score)
+
+
+def test_to_dict_and_from_dict():
+    data = component_to_dict(ContextFormatter(max_docs=3, tokenizer=None), "context_formatter")
+    assert data == {
+        "type": TYPE,
+        "init_parameters": {
+            "max_docs": 3,
+            "max_chunks_per_source": 2,
+            "max_tokens_per_doc": 400,
+            "tokenizer": None,
+            "strip_markup": True,
+        },
+    }
+    assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
+
+
+def test_init_refuses_zero_limits():
+    with pytest.raises(ValueError, match="at least 1"):
+        ContextFormatter(max_docs=0)
+
+
+def test_blocks_are_numbered_with_the_metadata():
+    doc = _doc(
+        "a.md",
+        "Le montant est de 3 €.",
+        0.873,
+        title="Facture",
+        theme="finance",
+        document_type="facture",
+        publish_date="2025-03-01",
+        section_path=["Montants", "Total"],
+    )
+    out = ContextFormatter().run(documents=[doc, _doc("b.md", score=None)])
+    first, second = out["context"].split("\n\n")
+    assert first == (
+        "[1] Titre : Facture | Source : a.md | Thème : finance | Type : facture | Date : 2025-03-01 | "
+        "Section : Montants > Total | Pertinence : 0.87\nLe montant est de 3 €."
+    )
+    assert second == "[2] Source : b.md\nTexte."
+    assert [d.meta["source"] for d in out["documents"]] == ["a.md", "b.md"]
+
+
+def test_limits_per_source_and_documents_keep_the_ranked_order():
+    docs = [_doc("a"), _doc("a"), _doc("a"), _doc("b"), _doc("c"), _doc("b")]
+    out = ContextFormatter(max_docs=2, max_chunks_per_source=2).run(documents=docs)
+    assert [d.meta["source"] for d in out["documents"]] == ["a", "a", "b", "b"]
+
+
+def test_inputs_are_not_mutated_and_markup_is_stripped():
+    doc = _doc("a", "## Titre\n\n**Montant** : [voir](http://x) <b>3 €</b>\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+    (shown,) = ContextFormatter().run(documents=[doc])["documents"]
+    assert doc.content.startswith("## Titre")
+    assert shown.content == "Titre\n\nMontant : voir 3 €\n\n| a | b |\n| 1 | 2 |"
+
+
+@pytest.mark.skipif(not (QWEN_TOKENIZER / "tokenizer.json").is_file(), reason="needs `make setup` (LLM tokenizer)")
+def test_token_budget_is_counted_with_the_real_tokenizer_and_shared_by_a_document():
+    from components.builders.token_budget import TokenBudget
+
+    words = " ".join(f"mot{i}" for i in range(300))
+    formatter = ContextFormatter(max_tokens_per_doc=50, tokenizer=str(QWEN_TOKENIZER))
+    out = formatter.run(documents=[_doc("a", words), _doc("a", "encore"), _doc("b", "court")])
+    first = out["documents"][0].content
+    assert first.endswith(" […]")
+    assert TokenBudget(str(QWEN_TOKENIZER)).count(first.removesuffix(" […]")) <= 50
+    assert [d.meta["source"] for d in out["documents"]] == ["a", "b"]  # a's budget is spent
+
+
+def test_strip_markup_keeps_figures():
+    assert strip_markup("*Prix* : 1 250,00 € HT<br>") == "Prix : 1 250,00 € HT"

@@ -1,0 +1,89 @@
+import pytest
+from haystack.core.serialization import component_from_dict, component_to_dict
+from haystack.dataclasses import ChatMessage
+
+from components.builders.prompt_selector import PromptSelector
+from service.pipelines import read_prompt
+
+pytestmark = pytest.mark.unit
+
+PROMPTS = {
+    "default": "rag_answer",
+    "chiffres": "rag_chiffres",
+    "fiche": "rag_fiche",
+    "summary": "rag_summary",
+    "comparison": "rag_comparison",
+}
+REFUSAL = "« Les documents fournis ne contiennent pas cette information. »"
+
+
+@pytest.fixture
+def selector() -> PromptSelector:
+    templates = {name: read_prompt(file) for name, file in PROMPTS.items()}
+    return PromptSelector(templates, thinking_instruction=read_prompt("thinking_instruction"), max_history_tokens=30)
+
+
+@pytest.mark.parametrize(
+    ("query_class", "prompt_type", "expected"),
+    [
+        ("question_chiffree", None, "chiffres"),
+        ("fiche_identite", None, "fiche"),
+        ("autre", None, "default"),
+        ("inconnue", None, "default"),
+        ("question_chiffree", "summary", "summary"),
+        ("autre", "comparison", "comparison"),
+    ],
+)
+def test_the_class_or_the_explicit_type_picks_the_template(selector, query_class, prompt_type, expected):
+    out = selector.run(question="Q ?", context="[1] x", query_class=query_class, prompt_type=prompt_type)
+    assert out["prompt_name"] == expected
+
+
+def test_unknown_prompt_type_is_refused(selector):
+    with pytest.raises(ValueError, match="unknown prompt_type"):
+        selector.run(question="Q ?", context="", prompt_type="poème")
+
+
+@pytest.mark.parametrize("name", PROMPTS)
+def test_every_prompt_is_french_cites_and_refuses(selector, name):
+    system, user = selector.run(question="Quel délai ?", context="[1] Titre : T\nTrois mois.", prompt_type=name)[
+        "prompt"
+    ]
+    assert system.is_from("system")
+    assert REFUSAL in system.text
+    assert "extraits numérotés" in system.text
+    assert "[1]" in system.text  # shows how to cite
+    assert "[1] Titre : T\nTrois mois." in user.text
+    assert "Quel délai ?" in user.text
+
+
+def test_history_goes_before_the_question_trimmed_to_the_budget(selector):
+    history = [
+        ChatMessage.from_user("x" * 300),
+        ChatMessage.from_assistant("ancienne"),
+        ChatMessage.from_user("récente"),
+    ]
+    prompt = selector.run(question="Q ?", context="c", history=history)["prompt"]
+    assert [m.text for m in prompt[1:-1]] == ["ancienne", "récente"]
+
+
+def test_prompted_thinking(selector):
+    prompt = selector.run(question="Q ?", context="c", prompted_thinking=True)["prompt"]
+    assert "<thinking>" in prompt[0].text
+    assert prompt[-1].is_from("assistant")
+    assert prompt[-1].text == "<thinking>\n"
+
+
+def test_init_checks_the_templates():
+    with pytest.raises(ValueError, match="default"):
+        PromptSelector({"summary": "x"})
+    with pytest.raises(ValueError, match="do not exist"):
+        PromptSelector({"default": "x"}, class_prompts={"question_chiffree": "chiffres"})
+
+
+def test_to_dict_round_trip():
+    template = "{% message role='user' %}{{ question }}{{ context }}{% endmessage %}"
+    selector = PromptSelector({"default": template}, class_prompts={"autre": "default"})
+    data = component_to_dict(selector, "prompt_builder")
+    assert data["init_parameters"]["templates"] == selector.templates
+    assert component_from_dict(PromptSelector, data, "prompt_builder").templates == selector.templates

@@ -1,0 +1,179 @@
+"""The service's own routes (/v1/models, /v1/chat/completions, /askai) on the real graphs with fake models."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from haystack import Pipeline
+
+from service.askai import add_askai_routes, combined_filters
+from service.openai_chat import MODE_HEADER, add_openai_routes
+from service.pipelines import ALLOWED_MODULES, bound_definition
+from tests.unit.service.test_answering import (
+    PASSAGES,
+    FakeChatGenerator,
+    FakeDenseRetriever,
+    FakeQueryEmbedder,
+    FakeRanker,
+    ScriptedChatGenerator,
+)
+
+pytestmark = pytest.mark.unit
+
+THINKING_REPLY = ["Le passage [1] dit 3 mois.</thinking>", "<answer>Le délai est de 3 mois [1].</answer>"]
+
+
+class Registry:
+    def __init__(self, wrappers: dict) -> None:
+        self.wrappers = wrappers
+
+    def get(self, name: str):
+        return self.wrappers.get(name)
+
+
+@pytest.fixture
+def make_client(settings):
+    def make(llm=None, chat_llm=None) -> TestClient:
+        fakes = {
+            "query_embedder": FakeQueryEmbedder(),
+            "dense_retriever": FakeDenseRetriever(),
+            "ranker": FakeRanker(PASSAGES),
+            "llm": llm or ScriptedChatGenerator(THINKING_REPLY),
+        }
+        rag = Pipeline.from_dict(bound_definition("rag", settings), allowed_modules=ALLOWED_MODULES, components=fakes)
+        chat = Pipeline.from_dict(
+            bound_definition("chat", settings),
+            allowed_modules=ALLOWED_MODULES,
+            components={"llm": chat_llm or FakeChatGenerator("Bonjour à vous.")},
+        )
+        app = FastAPI()
+        add_openai_routes(app, settings)
+        add_askai_routes(app, settings)
+        app.state.pipeline_registry = Registry(
+            {"rag": SimpleNamespace(pipeline=rag, chat_pipeline=chat, rewrite_pipeline=None)}
+        )
+        return TestClient(app)
+
+    return make
+
+
+def _ask(question: str = "Quel est le délai du lot 2 ?", **body) -> dict:
+    return {"model": "rag", "messages": [{"role": "user", "content": question}], **body}
+
+
+def test_models_are_the_graphs_and_the_backends(make_client, settings):
+    ids = [m["id"] for m in make_client().get("/v1/models").json()["data"]]
+    assert ids == ["rag", "chat", *settings.models.llm.backends]
+
+
+def test_unknown_model_is_a_404(make_client):
+    response = make_client().post("/v1/chat/completions", json={**_ask(), "model": "gpt-17"})
+    assert response.status_code == 404
+    assert "gpt-17" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [[1], {"model": "rag", "messages": "x"}, {"model": "rag", "messages": []}])
+def test_bad_bodies_are_a_400(make_client, body):
+    assert make_client().post("/v1/chat/completions", json=body).status_code in {400, 404}
+
+
+def test_completion_with_thinking(make_client):
+    response = make_client().post("/v1/chat/completions", json=_ask(enable_thinking=True))
+    assert response.status_code == 200
+    assert response.headers[MODE_HEADER] == "rag"
+    body = response.json()
+    message = body["choices"][0]["message"]
+    assert message["reasoning_content"] == "Le passage [1] dit 3 mois."
+    assert message["content"].startswith("Le délai est de 3 mois [1].\n\n---\n**Sources**")
+    assert [s["cited"] for s in body["sources"]] == [True, False]
+    assert body["mode"] == "rag"
+
+
+def test_streamed_completion_sends_reasoning_then_content_then_sources(make_client):
+    with make_client().stream("POST", "/v1/chat/completions", json=_ask(stream=True, enable_thinking=True)) as r:
+        assert r.headers[MODE_HEADER] == "rag"
+        chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c.get("choices")]
+    reasoning = "".join(d.get("reasoning_content") or "" for d in deltas)
+    content = "".join(d.get("content") or "" for d in deltas)
+    assert reasoning == "Le passage [1] dit 3 mois."
+    assert content.startswith("Le délai est de 3 mois [1].")
+    assert "think" not in content
+    first_content = next(i for i, d in enumerate(deltas) if d.get("content"))
+    assert all(not d.get("content") for d in deltas[:first_content])
+    assert [c["event"]["type"] for c in chunks if "event" in c] == ["source", "source"]
+    assert next(c for c in chunks if "sources" in c)["sources"][0]["number"] == 1
+
+
+def test_use_rag_false_answers_in_chat_mode(make_client):
+    client = make_client()
+    response = client.post("/v1/chat/completions", json=_ask("Bonjour"), headers={"x-use-rag": "false"})
+    assert response.headers[MODE_HEADER] == "chat"
+    assert response.json()["choices"][0]["message"]["content"] == "Bonjour à vous."
+    assert client.post("/v1/chat/completions", json={**_ask(), "model": "chat"}).json()["mode"] == "chat"
+
+
+def test_dead_llm_is_a_503_with_the_sources(make_client):
+    client = make_client(llm=FakeChatGenerator(error=ConnectionError("refused")))
+    response = client.post("/v1/chat/completions", json=_ask())
+    assert response.status_code == 503
+    assert len(response.json()["detail"]["sources"]) == 2
+    response = client.post("/askai/query", json={"question": "Délai ?"})
+    assert response.status_code == 503
+    assert "ne répond pas" in response.json()["detail"]["message"]
+
+
+def test_askai_query(make_client):
+    response = make_client().post("/askai/query", json={"question": "Délai du lot 2 ?", "enable_thinking": True})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["answer"], body["thinking"], body["mode"]) == (
+        "Le délai est de 3 mois [1].",
+        "Le passage [1] dit 3 mois.",
+        "rag",
+    )
+    assert body["sources"][0]["text"] == PASSAGES[0].content  # generation.include_passage_text
+
+
+@pytest.mark.parametrize("body", [{"question": ""}, {}, {"question": "Q ?", "model": "nope"}])
+def test_askai_query_bad_input(make_client, body):
+    assert make_client().post("/askai/query", json=body).status_code in {400, 404, 422}
+
+
+def test_askai_websocket_event_order(make_client):
+    with make_client().websocket_connect("/askai/ws") as socket:
+        socket.send_json({"question": "Délai du lot 2 ?", "enable_thinking": True, "theme": "voirie"})
+        events = []
+        while not events or events[-1]["type"] != "done":
+            events.append(socket.receive_json())
+    types = [e["type"] for e in events]
+    assert types[0] == "context"
+    assert types.index("thinking") < types.index("response")
+    assert types[-1] == "done"
+    assert "error" not in types
+    assert events[-1]["answer"] == "Le délai est de 3 mois [1]."
+    assert events[0]["sources"][0]["number"] == 1
+
+
+def test_askai_websocket_bad_request_then_error_and_done(make_client):
+    with make_client().websocket_connect("/askai/ws") as socket:
+        socket.send_json({"question": ""})
+        assert socket.receive_json()["type"] == "error"
+        assert socket.receive_json()["type"] == "done"
+
+
+def test_askai_websocket_llm_down_sends_context_error_done(make_client):
+    with make_client(llm=FakeChatGenerator(error=TimeoutError())).websocket_connect("/askai/ws") as socket:
+        socket.send_json({"question": "Délai ?"})
+        types = [socket.receive_json()["type"] for _ in range(3)]
+    assert types == ["context", "error", "done"]
+
+
+def test_combined_filters():
+    theme = {"field": "meta.theme", "operator": "==", "value": "voirie"}
+    other = {"field": "meta.code_affaire", "operator": "==", "value": "A2458"}
+    assert combined_filters(None, None) is None
+    assert combined_filters("voirie", None) == theme
+    assert combined_filters("voirie", other) == {"operator": "AND", "conditions": [theme, other]}
