@@ -109,6 +109,8 @@ def _embedded_bm25_store(params: dict[str, Any], settings: Settings) -> dict[str
     bound: dict[str, Any] = {"path": str(settings.resolve_path(settings.stores.data_dir) / f"bm25-{index}.json")}
     if "meta_fields_to_search" in params:
         bound["meta_fields_to_index"] = params["meta_fields_to_search"]
+    if "codes_boost" in params:
+        bound["codes_boost"] = params["codes_boost"]
     return bound
 
 

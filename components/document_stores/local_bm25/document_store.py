@@ -50,8 +50,10 @@ class LocalBM25DocumentStore:
         path: str,
         bm25_algorithm: str = "lucene",
         bm25_parameters: dict[str, Any] | None = None,
+        *,
         stemmer: str = "french",
         meta_fields_to_index: list[str] | None = None,
+        codes_boost: float = 2.0,
     ) -> None:
         """
         :param path: The JSON file holding the documents; created on the first write.
@@ -60,6 +62,8 @@ class LocalBM25DocumentStore:
             when not given.
         :param stemmer: The Snowball stemmer of the analysis ("french"), or "none".
         :param meta_fields_to_index: Metadata fields whose text is searched with the content (default: `title`).
+        :param codes_boost: Extra weight of the query's codes (`A2458`, `NF P 98-331`) found whole in a document, as
+            in the Elasticsearch store: a code's BM25 score counts `1 + codes_boost` times.
         """
         if bm25_algorithm not in BM25_ALGORITHMS:
             msg = f"bm25_algorithm must be one of {', '.join(BM25_ALGORITHMS)}, not {bm25_algorithm!r}"
@@ -69,6 +73,7 @@ class LocalBM25DocumentStore:
         self.bm25_parameters = bm25_parameters or {}
         self.stemmer = stemmer
         self.meta_fields_to_index = ["title"] if meta_fields_to_index is None else list(meta_fields_to_index)
+        self.codes_boost = codes_boost
         self._analyzer = FrenchAnalyzer(stemmer=stemmer)
         self._lock = threading.RLock()
         self._documents: dict[str, Document] = {}
@@ -87,6 +92,7 @@ class LocalBM25DocumentStore:
             bm25_parameters=self.bm25_parameters,
             stemmer=self.stemmer,
             meta_fields_to_index=self.meta_fields_to_index,
+            codes_boost=self.codes_boost,
         )
 
     @classmethod
@@ -135,6 +141,7 @@ class LocalBM25DocumentStore:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(payload, f, ensure_ascii=False)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the store is no secret
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -229,6 +236,9 @@ class LocalBM25DocumentStore:
             if not ids:
                 return []
             scores = index.get_scores_from_ids(ids)
+            code_ids = index.get_tokens_ids(list(dict.fromkeys(self._analyzer.codes(query))))
+            if code_ids and self.codes_boost:
+                scores = scores + self.codes_boost * index.get_scores_from_ids(code_ids)
             indices, indptr = index.scores["indices"], index.scores["indptr"]
             matched = np.zeros(len(self._indexed), dtype=bool)
             for token_id in set(ids):

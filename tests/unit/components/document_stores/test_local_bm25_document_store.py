@@ -57,6 +57,7 @@ def test_to_dict(path):
             "bm25_parameters": {"k1": 1.2},
             "stemmer": "none",
             "meta_fields_to_index": ["title"],
+            "codes_boost": 2.0,
         },
     }
 
@@ -348,3 +349,17 @@ def test_warm_up_builds_the_index(path, documents):
     assert store._index is None
     store.warm_up()
     assert store._index is not None
+
+
+def test_codes_weigh_more_than_words(path):
+    documents = [
+        Document(id="code", content="Affaire A2458 : réunion de chantier du lot voirie."),
+        Document(id="words", content="Le montant du marché initial de la commune."),
+        *(Document(id=f"a2458-{i}", content=f"Chantier A2458, note {i}.") for i in range(3)),
+        *(Document(id=f"other-{i}", content=f"Note de service numéro {i} sur la signalisation.") for i in range(8)),
+    ]
+    LocalBM25DocumentStore(path=path).write_documents(documents)
+    query = "Quel est le montant du marché de l'affaire A2458 ?"
+    assert LocalBM25DocumentStore(path=path).bm25_retrieval(query, top_k=1)[0].id == "code"
+    unboosted = LocalBM25DocumentStore(path=path, codes_boost=0)
+    assert unboosted.bm25_retrieval(query, top_k=1)[0].id == "words"  # a frequent code alone weighs little
