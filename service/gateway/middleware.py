@@ -320,6 +320,10 @@ class GatewayMiddleware:
 
         try:
             await self.app(scope, replay, send_wrapped)
+        except Exception:
+            if not report.unavailable or status[0]:
+                raise
+            await refuse(503, "Every search backend is down; retry shortly.", {"retry-after": "5"})
         finally:
             if streaming:
                 await gw.limiter.close_stream(who, slot_in_redis)

@@ -19,8 +19,15 @@ from service.gateway.context import RequestContext, current_request
 access_logger = logging.getLogger("service.access")
 
 COMPONENT_SPAN = "haystack.component.run"
-# Stage of a component, from its class name (case-insensitive substring, first match wins).
-STAGES = (("embedder", "embedding"), ("retriever", "retrieval"), ("ranker", "ranking"), ("generator", "llm"))
+# Stage of a component, from its fully qualified class name (case-insensitive substring, first match wins);
+# anything else (classifiers, prompt and answer builders) is timed as `other_components`.
+STAGES = (
+    ("embedder", "embedding"),
+    ("retriever", "retrieval"),
+    ("joiner", "retrieval"),
+    ("ranker", "ranking"),
+    ("generator", "llm"),
+)
 MODEL_STAGES = ("embedding", "retrieval", "ranking", "llm")
 
 REQUESTS = Counter("rag_requests_total", "HTTP requests", ["route", "status", "mode"])
@@ -70,7 +77,9 @@ class StageTimingTracer(Tracer):
                 yield span
             finally:
                 if ctx is not None:
-                    stage = stage_of(str((tags or {}).get("haystack.component.type", "")))
+                    tags = tags or {}
+                    kind = tags.get("haystack.component.fully_qualified_type") or tags.get("haystack.component.type")
+                    stage = stage_of(str(kind or ""))
                     ctx.add_timing(stage or "other_components", time.perf_counter() - started)
 
     def current_span(self) -> Span | None:
@@ -84,11 +93,23 @@ def install_stage_timing() -> None:
         tracing.enable_tracing(StageTimingTracer(actual))
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stdout` is at the time (it may be replaced after start-up)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def configure_access_log(level: str) -> None:
     """Access lines go to stdout as bare JSON (one object per line), whatever else logs."""
     if access_logger.handlers:
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_logger.addHandler(handler)
     access_logger.setLevel(logging.INFO)

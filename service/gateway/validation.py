@@ -29,13 +29,31 @@ def parse_json_body(raw: bytes) -> Any:
     except UnicodeDecodeError as e:
         raise BadRequestError(400, f"The request body is not valid UTF-8 (byte {e.start}).") from None
     try:
-        return json.loads(text)
+        body = json.loads(text)
+        _check_unicode(body)
     except json.JSONDecodeError as e:
         raise BadRequestError(
             400, f"The request body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
         ) from None
     except RecursionError:
         raise BadRequestError(400, "The request body is nested too deeply.") from None
+    return body
+
+
+def _check_unicode(node: Any) -> None:
+    """JSON escapes can spell lone surrogates (`"\\ud800"`), which are not text: refuse them here."""
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequestError(400, "The request body holds an invalid Unicode escape (a lone surrogate).") from None
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _check_unicode(key)
+            _check_unicode(value)
+    elif isinstance(node, list):
+        for value in node:
+            _check_unicode(value)
 
 
 def _int_in_range(body: dict[str, Any], name: str, low: int, high: int) -> None:

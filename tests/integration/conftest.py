@@ -91,7 +91,7 @@ class RunningService:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rag serve exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.base_url}/status", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

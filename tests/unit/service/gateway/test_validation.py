@@ -21,6 +21,7 @@ def _user(text: str) -> dict:
         (CHAT, b"{not json", 400, "not valid JSON"),
         (CHAT, b'{"model": "rag", "messages": [{"role": "user", "content": "\xff\xfe"}]}', 400, "not valid UTF-8"),
         (CHAT, b"[1, 2]", 422, "JSON object"),
+        ("/rag/run", b'{"query": "\\udaad x"}', 400, "lone surrogate"),
         (CHAT, {"model": "rag", "messages": "hello"}, 422, "'messages' must be a list"),
         (CHAT, {"model": "rag", "messages": []}, 422, "'messages' is empty"),
         (CHAT, {"model": "rag", "messages": [_user("   ")]}, 422, "no user message"),
