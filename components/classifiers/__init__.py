@@ -1,0 +1,3 @@
+from components.classifiers.query_classifier import QueryClassifier
+
+__all__ = ["QueryClassifier"]

@@ -1,0 +1,3 @@
+from components.joiners.hybrid_fusion_joiner import HybridFusionJoiner
+
+__all__ = ["HybridFusionJoiner"]

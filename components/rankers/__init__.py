@@ -1,0 +1,5 @@
+from components.rankers.cross_encoder_ranker import CrossEncoderRanker
+from components.rankers.metadata_booster import MetadataBooster
+from components.rankers.numeric_chunk_prioritizer import NumericChunkPrioritizer
+
+__all__ = ["CrossEncoderRanker", "MetadataBooster", "NumericChunkPrioritizer"]
