@@ -101,7 +101,7 @@ FILTERS: dict[str, tuple[dict[str, Any], set[str]]] = {
 
 
 @pytest.fixture(scope="module")
-def qdrant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantDocumentStore]:
+def qdrant(tmp_path_factory: pytest.TempPathFactory) -> QdrantDocumentStore:
     store = QdrantDocumentStore(
         path=str(tmp_path_factory.mktemp("qdrant")),
         index="filters",
@@ -110,7 +110,7 @@ def qdrant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantDocumentS
         progress_bar=False,
     )
     store.write_documents(_documents())
-    yield store
+    return store
 
 
 @pytest.fixture(scope="module")
