@@ -103,6 +103,7 @@ def rag_inputs(
         "dense_retriever": {"filters": filters},
         "bm25_retriever": {"query": question, "filters": filters},
         "ranker": {"query": question},
+        "context_formatter": {"question": question},
         "prompt_builder": {
             "question": question,
             "prompt_type": options.prompt_type,
@@ -144,7 +145,10 @@ class _StreamRouter:
 
     def __init__(self, enable_thinking: bool, starts_in_thinking: bool = False) -> None:
         self.enable_thinking = enable_thinking
+        self.starts_in_thinking = starts_in_thinking
         self.parser = ReasoningStreamParser(starts_in_thinking)
+        self.thinking_text = ""
+        self.answered = False
         self.citations: CitationStreamFilter | None = None  # set once the numbered passages are known
 
     def route(self, chunk: StreamingChunk) -> list[Event]:
@@ -156,6 +160,9 @@ class _StreamRouter:
 
     def close(self) -> list[Event]:
         events = self._events(self.parser.close())
+        if self.starts_in_thinking and not self.answered and self.thinking_text.strip():
+            # The model never left the reasoning the prompt opened: its text is its answer (as split_reasoning says).
+            events.extend(self._events([("answer", self.thinking_text.strip())]))
         if self.citations is not None:
             rest = self.citations.close()
             if rest:
@@ -169,8 +176,10 @@ class _StreamRouter:
         events: list[Event] = []
         for part, text in pieces:
             if part == "thinking":
+                self.thinking_text += text
                 events.extend(self._thinking(text))
                 continue
+            self.answered = self.answered or bool(text.strip())
             shown = self.citations.feed(text) if self.citations is not None else text
             if shown:
                 events.append(Event("response", shown))
@@ -299,6 +308,9 @@ async def rag_events(
             sent_context = True
             sources = source_summaries(event.data, with_text)
             yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
+            if not event.data:  # nothing (relevant) retrieved: the LLM is not asked (see ContextFormatter)
+                yield Event("response", NOT_IN_DOCUMENTS)
+                yield Event("answer", Answer(NOT_IN_DOCUMENTS, [], "rag", [], "", standalone))
         elif event.type == "answer":
             out = event.data
             yield Event(

@@ -90,6 +90,10 @@ class LLMBackendSettings(_Section):
     timeout: float = Field(120.0, gt=0)
     max_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.1, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    # How the model gives its reasoning: native (vLLM reasoning parser or `<think>` in the content, switched by
+    # the chat template's enable_thinking), prompted (asked for <thinking>/<answer> sections), none (never thinks).
+    thinking: Literal["native", "prompted", "none"] = "prompted"
 
 
 class LocalLLMSettings(_Section):
@@ -157,6 +161,44 @@ class IndexingSettings(_Section):
         return self
 
 
+class ContextSettings(_Section):
+    """What the LLM sees of the ranked passages (`ContextFormatter`)."""
+
+    max_docs: int = Field(5, ge=1, le=50)
+    max_chunks_per_source: int = Field(2, ge=1, le=20)
+    max_tokens_per_doc: int = Field(350, ge=16, le=8000)
+    strip_markup: bool = True
+    # Answerability gate: the best passage must hold this share of the question's terms, else no LLM call and the
+    # answer says the documents do not hold the information (0: off).
+    min_question_coverage: float = Field(0.3, ge=0, le=1)
+
+
+class HistorySettings(_Section):
+    """Conversation history: follow-up questions rewritten before retrieval, turns trimmed to a token budget."""
+
+    rewrite_questions: bool = True
+    max_tokens: int = Field(1024, ge=0, le=32000)
+    rewrite_max_tokens: int = Field(64, ge=8, le=512)
+
+
+class GenerationLimits(_Section):
+    """Upper bounds on what a request may ask of the LLM (values above are lowered to these)."""
+
+    max_tokens: int = Field(1024, ge=1)
+    temperature: float = Field(1.5, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+
+
+class GenerationSettings(_Section):
+    enable_thinking: bool = False          # default; a request's `enable_thinking` wins
+    include_passage_text: bool = True      # sources carry their passage text unless a request says otherwise
+    openai_sources_footer: bool = True     # OpenAI answers end with a Markdown "Sources" list
+    tokenizer: str | None = None           # the LLM's tokenizer folder (tokenizer.json), for token budgets
+    context: ContextSettings = ContextSettings()
+    history: HistorySettings = HistorySettings()
+    limits: GenerationLimits = GenerationLimits()
+
+
 class Settings(BaseSettings):
     """Everything `hayhooks.yml` holds."""
 
@@ -166,6 +208,7 @@ class Settings(BaseSettings):
     stores: StoresSettings = StoresSettings()
     models: ModelsSettings
     retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
     indexing: IndexingSettings = IndexingSettings()
     # The gateway in front of the pipelines (service/gateway/config.py).
     auth: AuthSettings  # required: auth off (mode: dev) must be written down
@@ -217,6 +260,8 @@ class Settings(BaseSettings):
                     raise KeyError(dotted)
             else:
                 raise KeyError(dotted)
+        if isinstance(node, dict):  # e.g. models.llm.backends: plain mappings, as a graph YAML needs them
+            return {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in node.items()}
         return node.model_dump() if isinstance(node, BaseModel) else node
 
     def llm_backend(self, name: str | None = None) -> LLMBackendSettings:

@@ -9,6 +9,7 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
+from components.document_stores.french_analysis import FrenchAnalyzer
 
 # Metadata read defensively: the first key present wins.
 _TITLE_KEYS = ("title",)
@@ -22,7 +23,8 @@ _MARKUP = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep the alt text
     (re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)"), r"\1"),  # links: keep the text
     (re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE), ""),  # heading markers
-    (re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-+:?)?[ \t]*(?:\n|$)", re.MULTILINE), ""),  # table rules
+    # table rules
+    (re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-+:?)?[ \t]*(?:\n|$)", re.MULTILINE), ""),
     (re.compile(r"^\s*(?:[-*_]\s*){3,}$", re.MULTILINE), ""),  # horizontal rules
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),  # italics
@@ -67,15 +69,21 @@ class ContextFormatter:
     `max_docs` documents are shown; the passages of one document share `max_tokens_per_doc` tokens (counted with
     the LLM's tokenizer). Markup is stripped. The documents output is what the blocks show, in the same order, so
     `[n]` in the answer means the n-th of them.
+
+    Answerability gate: when no passage covers at least `min_question_coverage` of the question's terms (French
+    stems, stop words left out), there is nothing to answer from: `context` is not sent, so the prompt and the LLM do
+    not run and the service answers that the documents do not hold the information. Small models invent answers
+    from unrelated passages; this check does not depend on them.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (plain parameters, set from YAML by name)
         self,
         max_docs: int = 5,
         max_chunks_per_source: int = 2,
         max_tokens_per_doc: int = 400,
         tokenizer: str | None = None,
         strip_markup: bool = True,
+        min_question_coverage: float = 0.0,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -83,7 +91,11 @@ class ContextFormatter:
         :param max_tokens_per_doc: Token budget of one document's passages together.
         :param tokenizer: The LLM's tokenizer (a folder with `tokenizer.json`); None estimates token counts.
         :param strip_markup: Whether Markdown and HTML markup is removed from the passages.
+        :param min_question_coverage: Share of the question's terms the best passage must contain (0 turns the
+            answerability gate off).
         """
+        if not 0 <= min_question_coverage <= 1:
+            raise ValueError("min_question_coverage must be between 0 and 1")
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
         self.max_docs = max_docs
@@ -91,17 +103,33 @@ class ContextFormatter:
         self.max_tokens_per_doc = max_tokens_per_doc
         self.tokenizer = tokenizer
         self.strip_markup = strip_markup
+        self.min_question_coverage = min_question_coverage
         self._budget = TokenBudget(tokenizer)
+        self._analyzer = FrenchAnalyzer()
 
     def warm_up(self) -> None:
         self._budget.warm_up()
 
+    def question_coverage(self, question: str, document: Document) -> float:
+        """Share of the question's terms found in the passage (its title included)."""
+        terms = set(self._analyzer.words(question))
+        if not terms:
+            return 1.0
+        found = set(self._analyzer.words(f"{document.meta.get('title') or ''} {document.content or ''}"))
+        return len(terms & found) / len(terms)
+
     @component.output_types(documents=list[Document], context=str)
-    def run(self, documents: list[Document]) -> dict[str, Any]:
+    def run(self, documents: list[Document], question: str | None = None) -> dict[str, Any]:
         """
         :param documents: The ranked passages, best first.
-        :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks.
+        :param question: The question, for the answerability gate.
+        :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
+            `context` (and no documents) when there is no passage or none covers enough of the question.
         """
+        if self.min_question_coverage > 0 and question:
+            best = max((self.question_coverage(question, d) for d in documents), default=0.0)
+            if best < self.min_question_coverage:
+                return {"documents": []}
         kept: list[Document] = []
         per_source: dict[str, int] = {}
         budget_left: dict[str, int] = {}
@@ -121,6 +149,8 @@ class ContextFormatter:
             per_source[key] = per_source.get(key, 0) + 1
             budget_left[key] = 0 if was_cut else left - self._budget.count(text)
             kept.append(replace(document, content=text))
+        if not kept:
+            return {"documents": []}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
         return {"documents": kept, "context": context}
 

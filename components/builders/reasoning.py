@@ -90,8 +90,10 @@ def split_reasoning(text: str, starts_in_thinking: bool = False) -> tuple[str, s
     A finished reply as (thinking, answer).
 
     A closing `</think>` with no opening tag before it means the template opened the reasoning: what precedes it
-    is reasoning too.
+    is reasoning too. When the prompt opened the reasoning (`starts_in_thinking`) and the model never closed it,
+    its text is also the answer (a small model that ignores the format has answered in it).
     """
+    prefilled = starts_in_thinking
     lowered = text.lower()
     close = min((i for i in (lowered.find("</think>"), lowered.find("</thinking>")) if i >= 0), default=-1)
     opened = min((i for i in (lowered.find("<think>"), lowered.find("<thinking>")) if i >= 0), default=-1)
@@ -101,4 +103,7 @@ def split_reasoning(text: str, starts_in_thinking: bool = False) -> tuple[str, s
     parts = {"thinking": "", "answer": ""}
     for part, piece in [*parser.feed(text), *parser.close()]:
         parts[part] += piece
-    return parts["thinking"].strip(), parts["answer"].strip()
+    thinking, answer = parts["thinking"].strip(), parts["answer"].strip()
+    if prefilled and not answer:
+        answer = thinking  # the model never left the reasoning it was started in: its text is all it answered
+    return thinking, answer

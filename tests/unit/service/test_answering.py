@@ -9,15 +9,16 @@ from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from service.answering import (
     LLM_UNAVAILABLE,
+    NOT_IN_DOCUMENTS,
     Answer,
     Event,
     GenerationOptions,
     LLMUnavailableError,
     chat_events,
     collect,
+    parse_rewritten_question,
     rag_events,
     rag_inputs,
-    parse_rewritten_question,
     source_summaries,
     sources_footer,
     standalone_question,
@@ -342,7 +343,8 @@ async def test_prompted_thinking_streams_reasoning_and_answer_apart(rag):
     assert (answer.answer, answer.thinking, answer.invalid_citations) == (response, thinking.strip(), [9])
     assert llm.calls == [{"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True}]
     prompt = llm.prompts[0]
-    assert prompt[-1].is_from("assistant") and prompt[-1].text == "<thinking>\n"  # the model continues inside it
+    assert prompt[-1].is_from("assistant")
+    assert prompt[-1].text == "<thinking>\n"
     assert "<thinking>" in prompt[0].text
 
 
@@ -411,3 +413,22 @@ async def test_first_message_is_not_rewritten_and_a_failing_rewriter_keeps_the_q
 )
 def test_parse_rewritten_question(reply, expected):
     assert parse_rewritten_question(reply, QUESTION) == expected
+
+
+async def test_no_relevant_passage_answers_not_in_documents_without_the_llm(rag):
+    llm = FakeChatGenerator("Inventé [1].")
+    events = await _all(rag_events(rag(llm, FakeRanker([])), QUESTION))
+    assert [e.type for e in events] == ["context", "response", "answer", "done"]
+    assert events[0].data["sources"] == []
+    assert events[2].data.answer == NOT_IN_DOCUMENTS
+    assert llm.prompts == []
+
+
+async def test_prompted_reasoning_never_closed_is_also_the_answer(rag):
+    llm = ScriptedChatGenerator(["Le délai est de ", "3 mois [1]."])
+    options = GenerationOptions(enable_thinking=True, prompted_thinking=True)
+    events = await _all(rag_events(rag(llm), QUESTION, options=options))
+    assert "".join(e.data for e in events if e.type == "thinking") == "Le délai est de 3 mois [1]."
+    assert "".join(e.data for e in events if e.type == "response") == "Le délai est de 3 mois [1]."
+    answer = next(e for e in events if e.type == "answer").data
+    assert answer.answer == "Le délai est de 3 mois [1]."

@@ -24,7 +24,7 @@ from service.settings import load_settings
 
 pytestmark = pytest.mark.unit
 
-GRAPHS = ["chat", "indexing", "rag"]
+GRAPHS = ["chat", "indexing", "question_rewrite", "rag"]
 
 
 def _resolved(name: str, settings) -> dict:

@@ -25,6 +25,7 @@ def test_to_dict_and_from_dict():
             "max_tokens_per_doc": 400,
             "tokenizer": None,
             "strip_markup": True,
+            "min_question_coverage": 0.0,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -84,3 +85,16 @@ def test_token_budget_is_counted_with_the_real_tokenizer_and_shared_by_a_documen
 
 def test_strip_markup_keeps_figures():
     assert strip_markup("*Prix* : 1 250,00 € HT<br>") == "Prix : 1 250,00 € HT"
+
+
+def test_answerability_gate_sends_no_context_when_no_passage_covers_the_question():
+    formatter = ContextFormatter(min_question_coverage=0.5)
+    doc = _doc("a", "Le montant de l'avenant n° 1 est de 18 750 € HT.", title="Avenant Bréchy")
+    assert formatter.run(documents=[doc], question="Quel est le cours de l'action Vinci en bourse ?") == {
+        "documents": []
+    }
+    out = formatter.run(documents=[doc], question="Quel est le montant de l'avenant n° 1 ?")
+    assert out["documents"]
+    assert out["context"].startswith("[1]")
+    assert ContextFormatter().run(documents=[doc], question="Vinci ?")["documents"]  # gate off by default
+    assert ContextFormatter().run(documents=[]) == {"documents": []}

@@ -59,3 +59,8 @@ def test_split_reasoning_with_a_closing_tag_only():
 
 def test_split_reasoning_without_reasoning():
     assert split_reasoning("  réponse  ") == ("", "réponse")
+
+
+def test_split_reasoning_prefilled_and_never_closed_is_also_the_answer():
+    assert split_reasoning("Trois mois [1].", starts_in_thinking=True) == ("Trois mois [1].", "Trois mois [1].")
+    assert split_reasoning("a</thinking><answer>b</answer>", starts_in_thinking=True) == ("a", "b")
