@@ -99,9 +99,12 @@ def rag_inputs(
     options = options or GenerationOptions()
     filters = effective_filters(filters)  # the caller's access scope AND the request's own filters
     return {
+        "query_classifier": {"query": question},
         "query_embedder": {"text": question},
         "dense_retriever": {"filters": filters},
         "bm25_retriever": {"query": question, "filters": filters},
+        "metadata_booster": {"query": question},
+        "numeric_prioritizer": {"query": question},
         "ranker": {"query": question},
         "context_formatter": {"question": question},
         "prompt_builder": {

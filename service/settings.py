@@ -127,10 +127,64 @@ class ModelsSettings(_Section):
     llm: LLMSettings
 
 
+class FusionSettings(_Section):
+    """How the dense and BM25 candidate lists become one (`HYBRID_FUSION`)."""
+
+    # rrf: reciprocal rank fusion; weighted: min-max-normalised score fusion.
+    method: Literal["rrf", "weighted"] = "weighted"
+    dense_weight: float = Field(0.5, ge=0)
+    bm25_weight: float = Field(0.5, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    top_k: int = Field(100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> FusionSettings:
+        if self.dense_weight + self.bm25_weight == 0:
+            raise ValueError("dense_weight and bm25_weight cannot both be 0")
+        return self
+
+
+class MetadataBoostSettings(_Section):
+    """Score multipliers for documents whose metadata matches the question (`MetadataBooster`)."""
+
+    enabled: bool = True
+    title_weight: float = Field(3.0, ge=1)
+    tags_weight: float = Field(3.0, ge=1)
+    key_metadata_weight: float = Field(2.0, ge=1)
+    key_fields: list[str] = ["code_affaire", "client", "commune", "document_type", "lot"]
+    missing_metadata_penalty: float = Field(0.8, gt=0, le=1)
+    reference_weight: float = Field(1.0, ge=1)
+    recency_weight: float = Field(1.0, ge=1)
+    recency_half_life_days: float = Field(365.0, gt=0)
+    date_field: str = "date"
+
+
+class NumericPrioritySettings(_Section):
+    """For questions asking for a figure, chunks carrying relevant figures move ahead (`NumericChunkPrioritizer`)."""
+
+    enabled: bool = True
+    window: int = Field(10, ge=1)
+    lead: int = Field(3, ge=0)
+    keep_best: int = Field(2, ge=0)
+
+
+class RerankSettings(_Section):
+    """The cross-encoder (`models.ranker`) over the fused top-N, blended with the fused score."""
+
+    enabled: bool = False
+    top_n: int = Field(20, ge=1, le=200)
+    # Share of the cross-encoder's normalised score in the final score (1.0: cross-encoder order only).
+    blend_weight: float = Field(1.0, ge=0, le=1)
+
+
 class RetrievalSettings(_Section):
-    dense_top_k: int = Field(20, ge=1, le=1000)
-    bm25_top_k: int = Field(20, ge=1, le=1000)
-    top_k: int = Field(5, ge=1, le=100)
+    dense_top_k: int = Field(100, ge=1, le=1000)
+    bm25_top_k: int = Field(100, ge=1, le=1000)
+    top_k: int = Field(5, ge=1, le=1000)
+    fusion: FusionSettings = FusionSettings()
+    metadata: MetadataBoostSettings = MetadataBoostSettings()
+    numeric: NumericPrioritySettings = NumericPrioritySettings()
+    rerank: RerankSettings = RerankSettings()
 
 
 class IndexingSettings(_Section):
