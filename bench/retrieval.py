@@ -100,7 +100,7 @@ def build_index(dataset: Path, corpus: list[dict[str, Any]], data_dir: Path, bas
     marker = data_dir / "bench-index.json"
     settings = settings_with(base)
     key = hashlib.sha256(
-        json.dumps([str(dataset), len(corpus), settings.models.embedder.model_dump()], sort_keys=True).encode()
+        json.dumps([str(dataset), len(corpus), bound_definition("indexing", settings)], sort_keys=True).encode()
         + (dataset / "corpus.jsonl").read_bytes()
     ).hexdigest()
     if marker.is_file() and json.loads(marker.read_text())["key"] == key:
