@@ -95,12 +95,16 @@ def settings_with(overrides: dict[str, Any]) -> Settings:
     return Settings(**data)
 
 
-def build_index(dataset: Path, corpus: list[dict[str, Any]], data_dir: Path, base: dict[str, Any]) -> dict[str, str]:
+def build_index(
+    dataset: Path, corpus: list[dict[str, Any]], data_dir: Path, base: dict[str, Any], pad_chunks: int = 0
+) -> dict[str, str]:
     """Index the corpus through the product's indexing path, unless the same corpus is already indexed there."""
     marker = data_dir / "bench-index.json"
     settings = settings_with(base)
     key = hashlib.sha256(
-        json.dumps([str(dataset), len(corpus), bound_definition("indexing", settings)], sort_keys=True).encode()
+        json.dumps(
+            [str(dataset), len(corpus), pad_chunks, bound_definition("indexing", settings)], sort_keys=True
+        ).encode()
         + (dataset / "corpus.jsonl").read_bytes()
     ).hexdigest()
     if marker.is_file() and json.loads(marker.read_text())["key"] == key:
@@ -111,15 +115,43 @@ def build_index(dataset: Path, corpus: list[dict[str, Any]], data_dir: Path, bas
     names = write_corpus(corpus, files)
     # In a child process: Qdrant's local mode locks its folder until the process that opened it ends.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        summary, chunks = pool.apply(_index, (files, base))
+        summary, chunks = pool.apply(_index, (files, base, pad_chunks))
     print(f"index: {summary}", flush=True)
     marker.write_text(json.dumps({"key": key, "names": names, "chunks": chunks}))
     return names
 
 
-def _index(files: Path, overrides: dict[str, Any]) -> tuple[str, int]:
-    report = index_paths([files], settings_with(overrides))
-    return report.summary(), report.chunks
+def _index(files: Path, overrides: dict[str, Any], pad_chunks: int = 0) -> tuple[str, int]:
+    settings = settings_with(overrides)
+    report = index_paths([files], settings)
+    if pad_chunks > report.chunks:
+        _pad(settings, pad_chunks - report.chunks, files)
+    return report.summary(), max(report.chunks, pad_chunks)
+
+
+def _pad(settings: Settings, count: int, files: Path) -> None:
+    """
+    Distractor chunks written by the indexing graph's own writers, for latency at a given store size: text of
+    shuffled corpus words, random unit embeddings (no relevant document among them; not used for quality).
+    """
+    import numpy as np  # noqa: PLC0415
+    from haystack import Document  # noqa: PLC0415
+
+    from service.pipelines import build_pipeline  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    words = " ".join(p.read_text(encoding="utf-8") for p in sorted(files.glob("*.md"))[:200]).split()
+    dimension = settings.models.embedder.dimension
+    pipeline = build_pipeline("indexing", settings)
+    for start in range(0, count, 1000):
+        batch = []
+        for n in range(start, min(count, start + 1000)):
+            vector = rng.normal(size=dimension)
+            text = " ".join(rng.choice(words, size=150))
+            meta = {"source": f"distractor-{n}.md", "title": f"Distracteur {n}", "has_key_metadata": False}
+            batch.append(Document(content=text, meta=meta, embedding=(vector / np.linalg.norm(vector)).tolist()))
+        for writer in ("vector_writer", "bm25_writer"):
+            pipeline.get_component(writer).run(documents=batch)
 
 
 # --------------------------------------------------------------------------------------------- graph and timing
@@ -273,6 +305,12 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
         help="another configuration as an extra row (run with the cross-encoder queries if it enables it)",
     )
     parser.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder row")
+    parser.add_argument(
+        "--pad-chunks",
+        type=int,
+        default=0,
+        help="fill the stores up to this many chunks with distractors, for latency at scale (e.g. 10000)",
+    )
     args = parser.parse_args(argv)
 
     dataset = args.dataset.resolve()
@@ -281,10 +319,11 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
     queries = [q for q in read_jsonl(dataset / "queries.jsonl") if q["_id"] in qrels]
     queries = queries[: args.max_queries] if args.max_queries else queries
     rerank_queries = queries[: args.rerank_queries] if args.rerank_queries else queries
-    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}"  # noqa: S108 (tmpfs: Qdrant local mode commits per point)
+    suffix = f"-pad{args.pad_chunks}" if args.pad_chunks else ""
+    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: Qdrant local mode commits per point)
 
     base = {"stores.mode": "embedded", "stores.data_dir": str(data_dir), **parse_overrides(args.set)}
-    names = build_index(dataset, corpus, data_dir, base)
+    names = build_index(dataset, corpus, data_dir, base, args.pad_chunks)
     chunks = json.loads((data_dir / "bench-index.json").read_text()).get("chunks")
     default = settings_with({**base, "retrieval.top_k": DEPTH, "retrieval.rerank.enabled": False})
     cross = settings_with({**base, "retrieval.top_k": DEPTH, "retrieval.rerank.enabled": True})
