@@ -156,7 +156,7 @@ class MetadataBoostSettings(_Section):
     reference_weight: float = Field(1.0, ge=1)
     recency_weight: float = Field(1.0, ge=1)
     recency_half_life_days: float = Field(365.0, gt=0)
-    date_field: str = "date"
+    date_fields: list[str] = ["publish_date", "date"]
 
 
 class NumericPrioritySettings(_Section):

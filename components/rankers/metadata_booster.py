@@ -52,7 +52,7 @@ class MetadataBooster:
         reference_weight: float = 1.0,
         recency_weight: float = 1.0,
         recency_half_life_days: float = 365.0,
-        date_field: str = "date",
+        date_fields: list[str] | None = None,
         enabled: bool = True,
     ) -> None:
         """
@@ -64,7 +64,8 @@ class MetadataBooster:
         :param reference_weight: Factor for documents flagged `reference`.
         :param recency_weight: Factor for a document dated today; 1.0 turns recency off.
         :param recency_half_life_days: Age at which the recency boost is halved.
-        :param date_field: The metadata field holding a document's date (ISO, `YYYY-MM` or `YYYY`).
+        :param date_fields: The metadata fields holding a document's date (ISO, `YYYY-MM` or `YYYY`), first found
+            wins; `publish_date` then `date` by default.
         :param enabled: When `False`, documents pass through unchanged.
         """
         if min(title_weight, tags_weight, key_metadata_weight, reference_weight, recency_weight) < 1:
@@ -79,7 +80,7 @@ class MetadataBooster:
         self.reference_weight = reference_weight
         self.recency_weight = recency_weight
         self.recency_half_life_days = recency_half_life_days
-        self.date_field = date_field
+        self.date_fields = date_fields if date_fields is not None else ["publish_date", "date"]
         self.enabled = enabled
 
     def factor(self, query: str, terms: set[str], meta: dict[str, Any], today: dt.date) -> float:
@@ -100,7 +101,8 @@ class MetadataBooster:
             boost *= self.missing_metadata_penalty
         if meta.get("reference") is True or str(meta.get("reference")).lower() in {"true", "oui", "yes", "1"}:
             boost *= self.reference_weight
-        if self.recency_weight > 1 and (date := _parse_date(meta.get(self.date_field))) is not None:
+        dated = next((meta[f] for f in self.date_fields if meta.get(f)), None)
+        if self.recency_weight > 1 and (date := _parse_date(dated)) is not None:
             age = max((today - date).days, 0)
             boost *= 1 + (self.recency_weight - 1) * 0.5 ** (age / self.recency_half_life_days)
         return boost

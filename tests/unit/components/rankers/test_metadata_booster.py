@@ -77,6 +77,7 @@ def test_reference_and_recency_boosts():
     assert booster.factor("q", set(), {**meta, "date": today.isoformat()}, today) == pytest.approx(2.0)
     old = (today - dt.timedelta(days=30)).isoformat()
     assert booster.factor("q", set(), {**meta, "date": old}, today) == pytest.approx(1.5)
+    assert booster.factor("q", set(), {**meta, "publish_date": old, "date": today.isoformat()}, today) == 1.5
     docs = [_doc("old", 1.0, date="2015-01-01"), _doc("new", 0.8, date=today.isoformat())]
     assert _ids(booster.run(query="q", documents=docs)) == ["new", "old"]
 
