@@ -71,7 +71,7 @@ def main() -> None:
     by_route: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for entry in entries:
         path = entry["request"]["url"].split("?")[0].removeprefix(url)
-        route = "/".join(path.split("/")[:3]) if path.startswith(("/draw/", "/status/")) else path
+        route = f"/{path.split('/')[1]}/{{name}}" if path.startswith(("/draw/", "/status/")) else path
         by_route[f"{entry['request']['method']} {route}"][entry["response"]["status"]] += 1
     print(f"{'operation':<40} {'cases':>6}  statuses")
     total = collections.Counter()

@@ -110,6 +110,37 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def degraded_note(backends: list[str]) -> str:
+    names = {"bm25": "la recherche par mots-clés (BM25)", "dense": "la recherche sémantique"}
+    missing = " et ".join(names.get(b, b) for b in backends)
+    return f"\n\n⚠️ Réponse en mode dégradé : {missing} était indisponible ; d'autres sources ont pu être manquées."
+
+
+def degraded_json(body: bytes, backends: list[str]) -> bytes:
+    """Say in a JSON answer that retrieval was degraded: a `degraded` field, and a note in an OpenAI answer's text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    data["degraded"] = backends
+    for choice in data.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] += degraded_note(backends)
+    if isinstance(data.get("answer"), str):
+        data["answer"] += degraded_note(backends)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def degraded_sse(backends: list[str]) -> bytes:
+    """The same note as one more OpenAI stream chunk, sent before the stream's last bytes."""
+    chunk = {"object": "chat.completion.chunk", "degraded": backends,
+             "choices": [{"index": 0, "delta": {"content": degraded_note(backends)}, "finish_reason": None}]}
+    return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+
+
 class Gateway:
     """Everything the middleware needs, built once per worker from `hayhooks.yml`."""
 
@@ -294,7 +325,10 @@ class GatewayMiddleware:
         content_type = [""]
         replace = [False]
 
-        async def send_wrapped(message: Message) -> None:
+        held_start: list[Message] = []  # a JSON answer served degraded: held until its body is rewritten
+        held_body: list[bytes] = []
+
+        async def send_wrapped(message: Message) -> None:  # noqa: PLR0912
             if message["type"] == "http.response.start":
                 code = message["status"]
                 if code >= 500 and report.unavailable:
@@ -311,11 +345,26 @@ class GatewayMiddleware:
                     if k.lower() == b"content-type":
                         content_type[0] = v.decode("latin-1")
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
+                if report.failed and content_type[0].startswith("application/json"):
+                    held_start.append(message)
+                    return
             elif message["type"] == "http.response.body":
                 if replace[0]:
                     return
                 if cache_key is not None and status[0] == 200:
                     captured.append(message.get("body", b""))
+                if held_start:
+                    held_body.append(message.get("body", b""))
+                    if message.get("more_body", False):
+                        return
+                    body = degraded_json(b"".join(held_body), sorted(report.failed))
+                    start = held_start.pop()
+                    headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                    await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                    message = {"type": "http.response.body", "body": body}
+                elif report.failed and "text/event-stream" in content_type[0] and not message.get("more_body"):
+                    await send({"type": "http.response.body", "body": degraded_sse(sorted(report.failed)),
+                                "more_body": True})
             await send(message)
 
         try:

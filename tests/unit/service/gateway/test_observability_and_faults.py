@@ -87,7 +87,7 @@ def test_one_store_down_is_served_degraded_and_said_so(settings, store, capsys):
     client = _hybrid_app(settings, store, DownStore())
     response = client.post("/rag/run", json={"query": "délai"})
     assert response.status_code == 200
-    assert response.json() == {"n": 1}
+    assert response.json() == {"n": 1, "degraded": ["bm25"]}
     assert response.headers["x-retrieval-degraded"] == "bm25"
     line = json.loads([raw for raw in capsys.readouterr().out.splitlines() if '"route": "/rag/run"' in raw][-1])
     assert line["degraded"] == ["bm25"]
@@ -102,3 +102,15 @@ def test_both_stores_down_is_503_then_retried(settings, store):
     assert "search backend" in response.json()["detail"]
     # Right after, RAG requests are refused up front (no stream is started only to fail).
     assert client.post("/rag/run", json={"query": "délai"}).status_code == 503
+
+
+def test_a_degraded_openai_answer_says_so_in_its_text():
+    from service.gateway.middleware import degraded_json, degraded_sse
+
+    body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Réponse [1]."}}]})
+    data = json.loads(degraded_json(body.encode(), ["bm25"]))
+    assert data["degraded"] == ["bm25"]
+    assert data["choices"][0]["message"]["content"].startswith("Réponse [1].")
+    assert "mode dégradé" in data["choices"][0]["message"]["content"]
+    chunk = json.loads(degraded_sse(["dense"]).decode().removeprefix("data: "))
+    assert "recherche sémantique" in chunk["choices"][0]["delta"]["content"]
