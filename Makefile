@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 RAG := $(PY) -m service
 
-.PHONY: setup demo serve index validate draw test unit lint llm llm-stop
+.PHONY: setup demo serve index validate draw test unit lint llm llm-stop bench-answers
 
 setup:            ## install everything: system packages, venv, offline models, local vLLM
 	bash scripts/setup.sh
@@ -31,6 +31,9 @@ unit:             ## unit tests only (nothing running needed)
 
 lint:
 	.venv/bin/ruff check components service indexing pipelines tests
+
+bench-answers:    ## answer quality and latency with the configured LLM on a PIAF sample (prints a table)
+	$(PY) bench/answers.py --sample 24 --unanswerable 6 --distractors 60
 
 llm:              ## start the local vLLM and wait for it
 	bash scripts/start_llm.sh
