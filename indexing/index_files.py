@@ -215,6 +215,12 @@ class Indexer:
         self._warmed_up = False  # models load on the first file to index: an unchanged corpus loads none
         self.shaping = settings_fingerprint(settings)
 
+    def warm_up(self) -> None:
+        """Load the graph's models (done on the first file to index otherwise)."""
+        if not self._warmed_up:
+            self.pipeline.warm_up()
+            self._warmed_up = True
+
     def index(self, paths: list[Path], prune: bool = False, progress: bool = False) -> IndexReport:
         """
         Index every supported file under `paths`.
@@ -291,9 +297,7 @@ class Indexer:
         self, batch: list[tuple[Path, str]], roots: list[Path], manifest: Manifest, report: IndexReport
     ) -> int:
         """Run the graph over a batch of new or changed files; returns the number of chunks written."""
-        if not self._warmed_up:
-            self.pipeline.warm_up()
-            self._warmed_up = True
+        self.warm_up()
         names = [str(path) for path, _ in batch]
         previous = {name: manifest.entries.get(name) for name in names}
         for name in names:

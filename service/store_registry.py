@@ -31,17 +31,26 @@ def store_key(store: Any) -> str:
 
 
 def share_document_stores(pipeline: Pipeline) -> Pipeline:
-    """Point every node of `pipeline` that holds a document store at the process's instance of that store."""
+    """Point every node of `pipeline` that holds a document store (itself or through a wrapped component, such as
+    a fault-tolerant retriever's `retriever`) at the process's instance of that store."""
     for _, instance in pipeline.walk():
-        for attribute in STORE_ATTRIBUTES:
-            store = getattr(instance, attribute, None)
-            if store is None or not callable(getattr(store, "to_dict", None)):
-                continue
-            with _LOCK:
-                shared = _STORES.setdefault(store_key(store), store)
-            if shared is not store:
-                setattr(instance, attribute, shared)
+        _share(instance, depth=3)
     return pipeline
+
+
+def _share(holder: Any, depth: int) -> None:
+    for attribute in STORE_ATTRIBUTES:
+        store = getattr(holder, attribute, None)
+        if store is None or not callable(getattr(store, "to_dict", None)):
+            continue
+        with _LOCK:
+            shared = _STORES.setdefault(store_key(store), store)
+        if shared is not store:
+            setattr(holder, attribute, shared)
+    if depth > 1:
+        for name, value in list(vars(holder).items()):
+            if name not in STORE_ATTRIBUTES and hasattr(value, "__haystack_input__"):  # a wrapped component
+                _share(value, depth - 1)
 
 
 def forget_document_stores() -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import docx
+import httpx
 import pytest
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table
@@ -20,7 +21,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table
 from service.pipelines import build_pipeline
 from service.settings import load_settings
 from service.store_registry import forget_document_stores
-from tests.integration.conftest import write_config
+from tests.integration.conftest import RunningService, free_port, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +169,39 @@ def test_a_run_killed_half_way_then_resumed_matches_a_clean_run(tmp_path):
     clean_vector, clean_bm25 = store_contents(clean)
     assert set(killed_vector) == set(killed_bm25) == set(clean_vector) == set(clean_bm25)
     assert killed_bm25 == clean_bm25
+
+
+def test_upload_endpoint_indexes_files_into_the_servers_stores(tmp_path):
+    """`POST /upload/run` in the real server: the rag graph and the upload graph share one Qdrant local client."""
+    config = write_config(
+        tmp_path / "hayhooks.yml",
+        **{
+            "stores/data_dir": str(tmp_path / "data"),
+            "server/port": free_port(),
+            "indexing/upload_dir": str(tmp_path / "uploads"),
+        },
+    )
+    service = RunningService(config, tmp_path / "serve.log")
+    try:
+        note = b"Le collecteur EU de Montreval mesure 240 ml en DN 400.\n"
+        files = [("files", ("collecteur_B1037.txt", note, "text/plain"))]
+        done = httpx.post(f"{service.base_url}/upload/run", files=files, timeout=600)
+        assert done.status_code == 200, done.text
+        result = done.json()["result"]
+        assert result["added"] == ["collecteur_B1037.txt"]
+        assert result["chunks"] >= 1
+        again = httpx.post(f"{service.base_url}/upload/run", files=files, timeout=600).json()["result"]
+        assert again["unchanged"] == 1
+        refused = httpx.post(
+            f"{service.base_url}/upload/run", files=[("files", ("plan.png", b"x", "image/png"))], timeout=60
+        )
+        assert refused.status_code == 400
+        assert "unsupported file type" in refused.text
+        # the rag graph reads the same stores in the same process (an answer, or a 503 with sources if no LLM)
+        asked = httpx.post(
+            f"{service.base_url}/rag/run", json={"query": "Longueur du collecteur de Montreval ?"}, timeout=600
+        )
+        assert asked.status_code in (200, 503), asked.text
+        assert "collecteur_B1037.txt" in asked.text
+    finally:
+        service.stop()
