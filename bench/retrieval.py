@@ -112,6 +112,19 @@ def build_index(
         return json.loads(marker.read_text())["names"]
     shutil.rmtree(data_dir, ignore_errors=True)
     files = data_dir / "corpus"
+    unpadded = data_dir.with_name(data_dir.name.removesuffix(f"-pad{pad_chunks}"))
+    if pad_chunks and unpadded != data_dir and (unpadded / "bench-index.json").is_file():
+        shutil.copytree(unpadded, data_dir)  # the corpus as indexed before; only the distractors are added
+        chunks = json.loads((data_dir / "bench-index.json").read_text())["chunks"]
+        (data_dir / "bench-index.json").unlink()
+        for lock in data_dir.rglob("*.lock"):
+            lock.unlink()
+        for manifest in data_dir.glob("manifest-*.json"):  # files are known by absolute path
+            manifest.write_text(manifest.read_text().replace(str(unpadded) + "/", str(data_dir) + "/"))
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pool.apply(_pad, (settings_with(base), pad_chunks - chunks, files))
+        marker.write_text(json.dumps({"key": key, "names": write_corpus(corpus, files), "chunks": pad_chunks}))
+        return json.loads(marker.read_text())["names"]
     names = write_corpus(corpus, files)
     # In a child process: Qdrant's local mode locks its folder until the process that opened it ends.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
