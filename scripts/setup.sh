@@ -23,6 +23,9 @@ PYTHON="${PYTHON:-python3}"
 step "Elasticsearch 7.9 OSS for the integration tests (var/elasticsearch)"
 bash scripts/setup_elasticsearch.sh
 
+step "Redis (answer cache and shared rate limits; started by scripts/start_redis.sh)"
+command -v redis-server >/dev/null 2>&1 || bash scripts/setup_redis.sh
+
 step "Offline models (var/models)"
 .venv/bin/python scripts/install_models.py
 
