@@ -42,6 +42,7 @@ from indexing import index_paths  # noqa: E402
 from service.answering import rag_inputs  # noqa: E402
 from service.pipelines import ALLOWED_MODULES, bound_definition  # noqa: E402
 from service.settings import Settings, config_path  # noqa: E402
+from service.store_registry import share_document_stores  # noqa: E402
 
 RETRIEVAL_END = "ranker"  # the retrieval half is this node and everything it depends on
 DEPTH = 100  # documents kept per query for Recall@100
@@ -183,7 +184,8 @@ def retrieval_pipeline(settings: Settings) -> Pipeline:
     data["connections"] = [
         e for e in data["connections"] if {e["sender"].split(".")[0], e["receiver"].split(".")[0]} <= needed
     ]
-    return Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES)
+    # One store instance per store, as in the server: Qdrant's local mode refuses a second client on its folder.
+    return share_document_stores(Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES))
 
 
 class _TimedSpan(Span):
@@ -366,7 +368,12 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
         started = time.perf_counter()
         outputs, times = run_queries(pipeline, subset, nodes, timer)
         print(f"ran {name}: {len(subset)} queries in {time.perf_counter() - started:.1f} s", flush=True)
-        pipeline.close()  # releases the Qdrant folder for the next configuration
+        empty = {node: sum(not docs for docs in outputs[node]) for node in nodes if node != RETRIEVAL_END}
+        for node, count in empty.items():
+            if count > len(subset) // 2:
+                print(f"WARNING: {node} returned no documents for {count}/{len(subset)} queries", flush=True)
+        if not any(outputs[RETRIEVAL_END]):
+            raise SystemExit(f"{name}: the graph returned no documents at all (is a store unavailable?)")
         retrieval = [t["total"] - t.get("query_embedder", 0) - t.get(RETRIEVAL_END, 0) for t in times]
         with_ce = [t["total"] - t.get("query_embedder", 0) for t in times]
         cross_encoder = settings.retrieval.rerank.enabled
