@@ -11,6 +11,9 @@ that contain a reference answer), share of answers with at least one valid citat
 answer token and to last token (p50/p95).
 
     .venv/bin/python bench/answers.py --sample 24 --unanswerable 6 --distractors 60
+
+Latency: vLLM caches prompt prefixes, so running the same sample (same --seed) twice on one server gives a much
+lower time to first token the second time; compare runs on a fresh server or change the seed.
 """
 
 from __future__ import annotations
@@ -131,7 +134,11 @@ def index(paragraphs: list[dict[str, Any]], workdir: Path) -> Path:
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "service", "index", str(docs)],
-        env={**os.environ, "RAG_CONFIG": str(config_path)}, capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "RAG_CONFIG": str(config_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if done.returncode != 0:
         raise SystemExit(f"indexing failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -212,8 +219,11 @@ async def run(args: argparse.Namespace) -> None:
             for q in group:
                 result = await answer(pipeline, q["text"], options)
                 out.append({**q, **result})
-                print(f"[{len(rows) + len(missing_rows):2d}] {result['ttlt']:5.1f} s  {q['text'][:60]!r} -> "
-                      f"{result['answer'][:70]!r}  (ref {q['answers'][0][:30]!r})", flush=True)
+                print(
+                    f"[{len(rows) + len(missing_rows):2d}] {result['ttlt']:5.1f} s  {q['text'][:60]!r} -> "
+                    f"{result['answer'][:70]!r}  (ref {q['answers'][0][:30]!r})",
+                    flush=True,
+                )
         if args.out:
             Path(args.out).write_text(json.dumps(rows + missing_rows, ensure_ascii=False, indent=1), encoding="utf-8")
         print()
