@@ -160,3 +160,24 @@ def test_dev_mode_needs_no_credentials_and_warns(settings, client_for, caplog):
 def test_required_mode_without_credentials_is_a_config_error(settings):
     with pytest.raises(ValueError, match=r"needs auth\.jwt or auth\.api_keys"):
         with_sections(settings, auth={"mode": "required"})
+
+
+def test_websockets_need_credentials_too(settings, client_for):
+    from fastapi import WebSocket
+    from starlette.websockets import WebSocketDisconnect
+
+    client = client_for(with_sections(settings, auth={
+        "mode": "required", "api_keys": [{"name": "bot", "sha256": hash_api_key("ws-key")}]}))
+
+    @client.app.websocket("/askai/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    client.app.router.routes.insert(0, client.app.router.routes.pop())
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/askai/ws") as socket:
+        socket.receive_text()
+    assert refused.value.code == 1008
+    with client.websocket_connect("/askai/ws?access_token=ws-key") as socket:
+        assert socket.receive_text() == "hello"
