@@ -26,6 +26,15 @@ def mermaid_text(pipeline: Pipeline) -> str:
     return _to_mermaid_text(pipeline.graph, init_params={"theme": "neutral"}).strip() + "\n"
 
 
+def component_kind(instance: object) -> str:
+    """A component's type name; for a wrapper around a retriever, the wrapped one's too (what really runs)."""
+    kind = type(instance).__name__
+    inner = getattr(instance, "retriever", None)
+    if inner is not None and hasattr(inner, "__haystack_input__"):
+        kind += f" → {type(inner).__name__}"
+    return html.escape(kind)
+
+
 def dot_source(pipeline: Pipeline, title: str) -> str:
     """The graph in Graphviz's DOT language: one box per component (name and type), labelled edges."""
     graph = _prepare_for_drawing(pipeline.graph.copy())
@@ -40,7 +49,7 @@ def dot_source(pipeline: Pipeline, title: str) -> str:
     for name, data in graph.nodes(data=True):
         if name in ("input", "output"):
             continue
-        kind = type(data["instance"]).__name__
+        kind = component_kind(data["instance"])
         lines.append(f'  "{name}" [label=<<b>{html.escape(name)}</b><br/><font point-size="10">{kind}</font>>];')
     for sender, receiver, data in graph.edges(data=True):
         style = "" if data.get("mandatory", True) else ", style=dashed"

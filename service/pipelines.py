@@ -39,6 +39,9 @@ FRENCH_ELASTICSEARCH_STORE = (
 ELASTICSEARCH_BM25_RETRIEVER = (
     "haystack_integrations.components.retrievers.elasticsearch.bm25_retriever.ElasticsearchBM25Retriever"
 )
+FRENCH_ELASTICSEARCH_BM25_RETRIEVER = (
+    "components.retrievers.elasticsearch_french.retriever.FrenchElasticsearchBM25Retriever"
+)
 LOCAL_BM25_STORE = "components.document_stores.local_bm25.document_store.LocalBM25DocumentStore"
 LOCAL_BM25_RETRIEVER = "components.retrievers.local_bm25.retriever.LocalBM25Retriever"
 
@@ -125,6 +128,7 @@ EMBEDDED_BINDINGS: dict[str, tuple[str, Callable[[dict[str, Any], Settings], dic
     ELASTICSEARCH_STORE: (LOCAL_BM25_STORE, _embedded_bm25_store),
     FRENCH_ELASTICSEARCH_STORE: (LOCAL_BM25_STORE, _embedded_bm25_store),
     ELASTICSEARCH_BM25_RETRIEVER: (LOCAL_BM25_RETRIEVER, _embedded_bm25_retriever),
+    FRENCH_ELASTICSEARCH_BM25_RETRIEVER: (LOCAL_BM25_RETRIEVER, _embedded_bm25_retriever),
 }
 
 

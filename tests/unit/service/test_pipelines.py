@@ -6,6 +6,7 @@ from haystack import Pipeline
 from service.pipelines import (
     ELASTICSEARCH_BM25_RETRIEVER,
     ELASTICSEARCH_STORE,
+    FRENCH_ELASTICSEARCH_BM25_RETRIEVER,
     FRENCH_ELASTICSEARCH_STORE,
     LOCAL_BM25_RETRIEVER,
     LOCAL_BM25_STORE,
@@ -106,7 +107,12 @@ def test_bind_backends_embedded(settings, name):
     data_dir = Path(settings.stores.data_dir)
     bound = bind_backends(_resolved(name, settings), settings)
     for component in map(_unwrapped, bound["components"].values()):
-        assert component["type"] not in {ELASTICSEARCH_STORE, FRENCH_ELASTICSEARCH_STORE, ELASTICSEARCH_BM25_RETRIEVER}
+        assert component["type"] not in {
+            ELASTICSEARCH_STORE,
+            FRENCH_ELASTICSEARCH_STORE,
+            ELASTICSEARCH_BM25_RETRIEVER,
+            FRENCH_ELASTICSEARCH_BM25_RETRIEVER,
+        }
         store = component["init_parameters"].get("document_store")
         if store and store["type"] == QDRANT_STORE:
             params = store["init_parameters"]
@@ -138,7 +144,7 @@ def test_bind_backends_servers_leaves_types_untouched(servers_settings):
     resolved = _resolved("rag", servers_settings)
     bound = bind_backends(resolved, servers_settings)
     assert bound == resolved
-    assert _unwrapped(bound["components"]["bm25_retriever"])["type"] == ELASTICSEARCH_BM25_RETRIEVER
+    assert _unwrapped(bound["components"]["bm25_retriever"])["type"] == FRENCH_ELASTICSEARCH_BM25_RETRIEVER
     assert _store_of(bound, "bm25_retriever")["type"] == FRENCH_ELASTICSEARCH_STORE
     qdrant = _store_of(bound, "dense_retriever")["init_parameters"]
     assert qdrant["url"] == servers_settings.stores.qdrant.url
@@ -213,3 +219,25 @@ def test_read_definition_errors(tmp_path, text, words):
         path.write_text(text)
     with pytest.raises(PipelineDefinitionError, match=words):
         read_definition(path)
+
+
+@pytest.mark.parametrize("name", ["rag", "indexing"])
+def test_graphs_build_in_servers_mode(name, monkeypatch):
+    """`stores.mode: servers` loads the graphs as written: the French Elasticsearch store included."""
+    monkeypatch.setenv("RAG_STORES__MODE", "servers")
+    settings = load_settings()
+    assert settings.stores.mode == "servers"
+    pipeline = build_pipeline(name, settings)
+    stores = {type(store).__name__ for store in _document_stores(pipeline)}
+    assert {"QdrantDocumentStore", "FrenchElasticsearchDocumentStore"} <= stores
+
+
+def _document_stores(pipeline):
+    found = []
+    for _, instance in pipeline.walk():
+        for holder in (instance, getattr(instance, "retriever", None)):
+            for attribute in ("document_store", "_document_store"):
+                store = getattr(holder, attribute, None) if holder is not None else None
+                if store is not None:
+                    found.append(store)
+    return found
