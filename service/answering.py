@@ -215,7 +215,7 @@ async def _run_streaming(
                     if name == sources_node:
                         documents = partial[name]["documents"]
                         router.citations = CitationStreamFilter(len(documents))
-                        await queue.put(Event("context", documents))
+                        await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
                         for event in router.close():
                             await queue.put(event)
@@ -309,11 +309,12 @@ async def rag_events(
     async for event in events:
         if event.type == "context":
             sent_context = True
-            sources = source_summaries(event.data, with_text)
+            sources = source_summaries(event.data["documents"], with_text)
             yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
-            if not event.data:  # nothing (relevant) retrieved: the LLM is not asked (see ContextFormatter)
+            if "context" not in event.data:  # nothing (relevant) retrieved: the LLM is not asked (ContextFormatter)
                 yield Event("response", NOT_IN_DOCUMENTS)
-                yield Event("answer", Answer(NOT_IN_DOCUMENTS, [], "rag", [], "", standalone))
+                uncited = [{**s, "cited": False} for s in sources]
+                yield Event("answer", Answer(NOT_IN_DOCUMENTS, uncited, "rag", [], "", standalone))
         elif event.type == "answer":
             out = event.data
             yield Event(

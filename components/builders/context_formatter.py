@@ -72,7 +72,8 @@ class ContextFormatter:
 
     Answerability gate: when no passage covers at least `min_question_coverage` of the question's terms (French
     stems, stop words left out), there is nothing to answer from: `context` is not sent, so the prompt and the LLM do
-    not run and the service answers that the documents do not hold the information. Small models invent answers
+    not run and the service answers that the documents do not hold the information (the passages searched are still
+    returned as sources). Small models invent answers
     from unrelated passages; this check does not depend on them.
     """
 
@@ -124,12 +125,13 @@ class ContextFormatter:
         :param documents: The ranked passages, best first.
         :param question: The question, for the answerability gate.
         :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
-            `context` (and no documents) when there is no passage or none covers enough of the question.
+            `context` when there is no passage or none covers enough of the question (the passages are still
+            returned, as the sources that were searched).
         """
+        answerable = True
         if self.min_question_coverage > 0 and question:
             best = max((self.question_coverage(question, d) for d in documents), default=0.0)
-            if best < self.min_question_coverage:
-                return {"documents": []}
+            answerable = best >= self.min_question_coverage
         kept: list[Document] = []
         per_source: dict[str, int] = {}
         budget_left: dict[str, int] = {}
@@ -149,8 +151,8 @@ class ContextFormatter:
             per_source[key] = per_source.get(key, 0) + 1
             budget_left[key] = 0 if was_cut else left - self._budget.count(text)
             kept.append(replace(document, content=text))
-        if not kept:
-            return {"documents": []}  # no context: nothing to answer from, the LLM is not asked
+        if not kept or not answerable:
+            return {"documents": kept}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
         return {"documents": kept, "context": context}
 

@@ -432,3 +432,14 @@ async def test_prompted_reasoning_never_closed_is_also_the_answer(rag):
     assert "".join(e.data for e in events if e.type == "response") == "Le délai est de 3 mois [1]."
     answer = next(e for e in events if e.type == "answer").data
     assert answer.answer == "Le délai est de 3 mois [1]."
+
+
+async def test_a_question_the_passages_do_not_cover_keeps_the_sources_and_skips_the_llm(rag):
+    llm = FakeChatGenerator("Inventé [1].")
+    events = await _all(rag_events(rag(llm), "Quel est le cours de l'action Vinci en bourse ?"))
+    assert [e.type for e in events] == ["context", "response", "answer", "done"]
+    assert len(events[0].data["sources"]) == len(PASSAGES)
+    answer = events[2].data
+    assert answer.answer == NOT_IN_DOCUMENTS
+    assert [s["cited"] for s in answer.sources] == [False, False]
+    assert llm.prompts == []
