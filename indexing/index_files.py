@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from components.preprocessors.document_metadata_resolver import FOLDER_META_NAMES, SIDECAR_SUFFIXES, metadata_files
 from indexing.manifest import FileEntry, Manifest
+from service.gateway.cache import bump_index_generation
 from service.pipelines import build_pipeline
 from service.settings import Settings
 
@@ -258,6 +259,8 @@ class Indexer:
                 bar.advance(len(batch), written)
         finally:
             bar.close()
+            if todo or report.deleted:  # cached answers from before this run must not be served again
+                bump_index_generation(self.settings.resolve_path(self.settings.stores.data_dir))
         report.seconds = time.perf_counter() - started
         return report
 

@@ -1,3 +1,4 @@
+
 """The indexer over the real `indexing` graph and the real embedded stores (Qdrant local mode and the BM25 store in
 temporary folders); only the embedder is replaced by a hashing stand-in, so that nothing loads a model."""
 
@@ -10,6 +11,7 @@ from haystack import Document, Pipeline, component
 from indexing.index_files import IndexReport, _source_name, collect_files, index_paths
 from indexing.manifest import Manifest
 from indexing.uploads import UploadError, save_upload, upload_name
+from service.gateway.cache import read_index_generation
 from service.pipelines import ALLOWED_MODULES, bound_definition
 from service.store_registry import share_document_stores
 
@@ -96,8 +98,11 @@ def test_index_then_reindex_unchanged(corpus, settings, graph):
         {"field": "meta.source", "operator": "==", "value": "A2458_RD912/cr.md"}
     )[0]
     assert (cr.meta["code_affaire"], cr.meta["service"], cr.meta["client"]) == ("A2458", "travaux", "CD Val-de-Lière")
+    generation = read_index_generation(settings.resolve_path(settings.stores.data_dir))
+    assert generation >= 1  # the cache's key changes: answers cached before this run are not served again
     embedded = sum(HashingEmbedder.calls)
     again = index_paths([corpus], settings, pipeline=graph)
+    assert read_index_generation(settings.resolve_path(settings.stores.data_dir)) == generation  # nothing changed
     assert (again.unchanged, again.added, again.updated, again.chunks) == (4, [], [], 0)
     assert sum(HashingEmbedder.calls) == embedded  # nothing embedded again
     assert again.summary().startswith("4 files indexed (0 added, 0 updated, 4 unchanged), 0 deleted, 0 failed; 0 ")
