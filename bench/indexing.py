@@ -16,54 +16,25 @@ time per component, and the time of a second run over the unchanged corpus as a 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from component_timer import ComponentTimer  # noqa: E402  (bench/, the folder of this script)
 from haystack import tracing  # noqa: E402
-from haystack.tracing import Span, Tracer  # noqa: E402
 
 from indexing import Indexer  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 
 DEFAULT_SETS = ["spf-qr", "piaf-v1.1"]
 SHARED_BENCH = PROJECT_ROOT.parent / "shared" / "bench"
-
-
-class _Span(Span):
-    def set_tag(self, key: str, value: Any) -> None:
-        pass
-
-
-class ComponentTimer(Tracer):
-    """A Haystack tracer that adds up how long each component of the graph ran."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextlib.contextmanager
-    def trace(
-        self, operation_name: str, tags: dict[str, Any] | None = None, parent_span: Span | None = None
-    ) -> Iterator[Span]:
-        started = time.perf_counter()
-        try:
-            yield _Span()
-        finally:
-            if operation_name == "haystack.component.run" and tags:
-                self.seconds[tags["haystack.component.name"]] += time.perf_counter() - started
-
-    def current_span(self) -> Span | None:
-        return None
 
 
 class EmbedderAlone:

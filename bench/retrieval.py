@@ -15,7 +15,6 @@ cross-encoder alone, and the query embedding.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import math
@@ -26,7 +25,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,8 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from component_timer import ComponentTimer  # noqa: E402  (bench/, the folder of this script)
 from haystack import Pipeline, tracing  # noqa: E402
-from haystack.tracing import Span, Tracer  # noqa: E402
 
 from indexing import index_paths  # noqa: E402
 from service.answering import rag_inputs  # noqa: E402
@@ -186,32 +184,6 @@ def retrieval_pipeline(settings: Settings) -> Pipeline:
     ]
     # One store instance per store, as in the server: Qdrant's local mode refuses a second client on its folder.
     return share_document_stores(Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES))
-
-
-class _TimedSpan(Span):
-    def set_tag(self, key: str, value: Any) -> None:
-        pass
-
-
-class ComponentTimer(Tracer):
-    """A Haystack tracer that records how long each component ran, per query."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextlib.contextmanager
-    def trace(
-        self, operation_name: str, tags: dict[str, Any] | None = None, parent_span: Span | None = None
-    ) -> Iterator[Span]:
-        started = time.perf_counter()
-        try:
-            yield _TimedSpan()
-        finally:
-            if operation_name == "haystack.component.run" and tags:
-                self.seconds[tags["haystack.component.name"]] += time.perf_counter() - started
-
-    def current_span(self) -> Span | None:
-        return None
 
 
 def run_queries(
