@@ -66,11 +66,11 @@ class FakeRanker:
 
 
 @component
-class FakeChatGenerator:
-    """Streams its reply word by word through the callback, or raises."""
+class ScriptedChatGenerator:
+    """Streams the given chunks as they are (tags may be cut anywhere), then replies with their text; or raises."""
 
-    def __init__(self, reply: str = "", error: Exception | None = None) -> None:
-        self.reply, self.error, self.prompts, self.calls = reply, error, [], []
+    def __init__(self, chunks: list[str], error: Exception | None = None) -> None:
+        self.chunks, self.reply, self.error, self.prompts, self.calls = chunks, "".join(chunks), error, [], []
 
     @component.output_types(replies=list[ChatMessage])
     def run(
@@ -96,9 +96,18 @@ class FakeChatGenerator:
         self.calls.append({"backend": backend, "generation_kwargs": generation_kwargs, "thinking": enable_thinking})
         if self.error:
             raise self.error
-        for word in self.reply.split(" "):
-            await streaming_callback(StreamingChunk(content=f"{word} "))
+        for chunk in self.chunks:
+            await streaming_callback(StreamingChunk(content=chunk))
         return {"replies": [ChatMessage.from_assistant(self.reply)]}
+
+
+@component
+class FakeChatGenerator(ScriptedChatGenerator):
+    """Streams its reply word by word through the callback, or raises."""
+
+    def __init__(self, reply: str = "", error: Exception | None = None) -> None:
+        ScriptedChatGenerator.__init__(self, [f"{word} " for word in reply.split(" ")], error)
+        self.reply = reply
 
 
 PASSAGES = [
@@ -286,38 +295,6 @@ async def test_streamed_openai_answer_lists_the_sources_once(rag):
     assert text.count("**Sources**") == 1
 
 
-@component
-class ScriptedChatGenerator:
-    """Streams the given chunks as they are (tags may be cut anywhere)."""
-
-    def __init__(self, chunks: list[str]) -> None:
-        self.chunks, self.reply, self.prompts, self.calls = chunks, "".join(chunks), [], []
-
-    @component.output_types(replies=list[ChatMessage])
-    def run(
-        self,
-        messages: list[ChatMessage],
-        backend: str | None = None,
-        generation_kwargs: dict[str, Any] | None = None,
-        enable_thinking: bool = False,
-        streaming_callback: Any = None,
-    ) -> dict[str, Any]:
-        raise AssertionError("the service runs the graphs asynchronously")
-
-    @component.output_types(replies=list[ChatMessage])
-    async def run_async(
-        self,
-        messages: list[ChatMessage],
-        backend: str | None = None,
-        generation_kwargs: dict[str, Any] | None = None,
-        enable_thinking: bool = False,
-        streaming_callback: Any = None,
-    ) -> dict[str, Any]:
-        self.prompts.append(messages)
-        self.calls.append({"backend": backend, "generation_kwargs": generation_kwargs, "thinking": enable_thinking})
-        for chunk in self.chunks:
-            await streaming_callback(StreamingChunk(content=chunk))
-        return {"replies": [ChatMessage.from_assistant(self.reply)]}
 
 
 PROMPTED = [
