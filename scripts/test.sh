@@ -42,4 +42,10 @@ if [ -n "$es_start_pid" ]; then
   es_start_pid=""
 fi
 
+# The Elasticsearch this script started is ours: the fault test stops and restarts the real server, not only
+# a proxy in front of it (tests/integration/test_gateway.py).
+if [ -n "$started_es" ]; then
+  export RAG_TEST_RESTART_ES="${RAG_TEST_RESTART_ES:-1}"
+fi
+
 .venv/bin/python -m pytest -ra "$@"

@@ -139,6 +139,42 @@ def test_killing_redis_mid_run_fails_no_request_and_it_recovers_without_restart(
     assert set(statuses) == {200}, f"failed requests while Redis was down: {statuses}"
 
 
+def test_query_embeddings_are_cached_in_the_real_redis_and_survive_it_going_down(redis_server):
+    from haystack.core.serialization import component_from_dict
+
+    from components.embedders.cached_text_embedder import CachedTextEmbedder
+    from service.pipelines import bound_definition
+    from service.settings import load_settings
+
+    settings = load_settings().model_copy(deep=True)
+    settings.cache.backend = "redis"
+    settings.redis.url = redis_server
+    settings.redis.retry_after_seconds = 1
+    node = bound_definition("rag", settings)["components"]["query_embedder"]  # as the rag graph builds it
+    embedder = component_from_dict(CachedTextEmbedder, node, "query_embedder")
+    embedder.warm_up()
+    question = f"Quel est le délai de garantie du lot {secrets.token_hex(4)} ?"
+    key = embedder.key(question)
+    first = embedder.run(text=question)
+    assert first["cache_hit"] is False
+    ttl = int(subprocess.run(["redis-cli", "-p", "6379", "ttl", key], capture_output=True, text=True,
+                             check=False).stdout)
+    assert 0 < ttl <= settings.cache.embedding_ttl_seconds  # stored in Redis, with the configured TTL
+    second = embedder.run(text=question)
+    assert second["cache_hit"] is True
+    assert second["embedding"] == pytest.approx(first["embedding"], abs=1e-7)
+    _script("stop_redis.sh")
+    try:
+        down = embedder.run(text=question)  # computed: the cache is gone, the embedding is not
+        assert down["cache_hit"] is False
+        assert down["embedding"] == pytest.approx(first["embedding"], abs=1e-5)
+    finally:
+        _script("start_redis.sh")
+    time.sleep(1.2)  # redis.retry_after_seconds
+    assert embedder.run(text=question)["cache_hit"] is False  # a fresh, empty Redis
+    assert embedder.run(text=question)["cache_hit"] is True
+
+
 def test_auth_is_enforced_by_the_real_service(redis_service):
     base_url, key = redis_service
     assert httpx.get(f"{base_url}/health").status_code == 200

@@ -81,7 +81,14 @@ def test_system_fields_cannot_be_overridden(corpus):
 def test_title_falls_back_to_heading_then_file_name(tmp_path):
     path = tmp_path / "note_chantier.txt"
     assert _resolve(tmp_path, path, "## Planning\nTexte").meta["title"] == "Planning"
-    assert _resolve(tmp_path, path, "Texte seul").meta["title"] == "note_chantier"
+    assert _resolve(tmp_path, path, "Texte seul").meta["title"] == "note chantier"
+
+
+def test_a_file_name_without_words_is_no_title(tmp_path):
+    for name in ("12.md", "F34355.md", "2025-11_03.md"):
+        path = tmp_path / name
+        path.write_text("Texte seul", "utf-8")
+        assert "title" not in _resolve(tmp_path, path, "Texte seul").meta, name
 
 
 @pytest.mark.parametrize(
