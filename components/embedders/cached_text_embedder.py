@@ -109,6 +109,7 @@ class CachedTextEmbedder:
     def __init__(
         self,
         embedder: Any,
+        *,
         backend: Literal["redis", "memory", "off"] = "memory",
         ttl_seconds: int = 86400,
         max_entries: int = 2000,
