@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,24 @@ def test_indexing_writes_where_rag_reads(settings):
     rag, indexing = bound_definition("rag", settings), bound_definition("indexing", settings)
     assert _store_of(indexing, "vector_writer") == _store_of(rag, "dense_retriever")
     assert _store_of(indexing, "bm25_writer") == _store_of(rag, "bm25_retriever")
+
+
+def test_embedded_qdrant_searches_by_dot_product_unless_the_folder_was_indexed_with_cosine(settings):
+    qdrant = Path(settings.stores.data_dir) / "qdrant"
+    assert _store_of(bound_definition("rag", settings), "dense_retriever")["init_parameters"]["similarity"] == (
+        "dot_product"  # a new folder: the embedders normalise, dot = cosine without local mode's re-normalising
+    )
+    qdrant.mkdir(parents=True)
+    meta = {"collections": {settings.stores.qdrant.index: {"vectors": {"size": 384, "distance": "Cosine"}}}}
+    (qdrant / "meta.json").write_text(json.dumps(meta))
+    for name, node in (("rag", "dense_retriever"), ("indexing", "vector_writer")):
+        assert _store_of(bound_definition(name, settings), node)["init_parameters"]["similarity"] == "cosine"
+
+
+def test_servers_mode_keeps_the_declared_similarity(servers_settings):
+    assert _store_of(bound_definition("rag", servers_settings), "dense_retriever")["init_parameters"][
+        "similarity"
+    ] == "cosine"
 
 
 def test_bind_backends_servers_leaves_types_untouched(servers_settings):
