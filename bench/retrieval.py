@@ -367,6 +367,9 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
     if rerank_rows:
         print_table(f"cross-encoder runs: first {len(rerank_queries)} queries", rerank_rows)
     print(f"\nquery embedding p50 / p95 ms: {ms(embed_times)}; load: {os.getloadavg()[0]:.2f} (1 min)")
+    kept = default.retrieval.fusion.top_k
+    if kept < DEPTH:
+        print(f"R@100 of the fused rows counts the {kept} candidates the graph keeps (retrieval.fusion.top_k)")
 
 
 if __name__ == "__main__":

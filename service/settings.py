@@ -135,7 +135,7 @@ class FusionSettings(_Section):
     dense_weight: float = Field(0.5, ge=0)
     bm25_weight: float = Field(0.5, ge=0)
     rrf_k: int = Field(60, ge=1)
-    top_k: int = Field(100, ge=1, le=1000)
+    top_k: int = Field(50, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _some_weight(self) -> FusionSettings:
@@ -178,8 +178,8 @@ class RerankSettings(_Section):
 
 
 class RetrievalSettings(_Section):
-    dense_top_k: int = Field(100, ge=1, le=1000)
-    bm25_top_k: int = Field(100, ge=1, le=1000)
+    dense_top_k: int = Field(50, ge=1, le=1000)
+    bm25_top_k: int = Field(50, ge=1, le=1000)
     top_k: int = Field(5, ge=1, le=1000)
     fusion: FusionSettings = FusionSettings()
     metadata: MetadataBoostSettings = MetadataBoostSettings()
@@ -190,8 +190,8 @@ class RetrievalSettings(_Section):
 class IndexingSettings(_Section):
     """How files become chunks (`rag index`, the upload endpoint, pipelines/indexing/indexing.yml)."""
 
-    max_tokens: int = Field(320, ge=16, le=510)  # per chunk, in the embedder's tokens
-    overlap_tokens: int = Field(48, ge=0)
+    max_tokens: int = Field(200, ge=16, le=510)  # per chunk, in the embedder's tokens
+    overlap_tokens: int = Field(40, ge=0)
     batch_files: int = Field(64, ge=1)  # files per run of the indexing graph
     key_fields: list[str] = ["code_affaire", "client", "commune", "site", "lot"]
     # Path conventions: `pattern` is a regex searched in the path relative to the indexed folder; its named groups
