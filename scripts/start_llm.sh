@@ -10,6 +10,8 @@
 #   LLM_MODEL_DIR=var/models/qwen2.5-coder-0.5b-instruct   Hugging Face model folder
 #   LLM_KVCACHE_GB=2                           VLLM_CPU_KVCACHE_SPACE (GiB of KV cache)
 #   LLM_EXTRA_ARGS="..."                       more api_server flags (word-split)
+#   LLM_NICE=10                                CPU priority of vLLM (0: same as the service). On one machine the
+#                                              service's short work (cached answers, retrieval) then runs first
 #   LLM_PID_FILE=var/run/vllm.pid              set both of these to run a second server
 #   LLM_LOG_FILE=var/log/vllm.log              (on another port) beside the default one
 #
@@ -89,7 +91,7 @@ else
   env VLLM_CPU_KVCACHE_SPACE="$KV_GB" \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
-    setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
+    nice -n "${LLM_NICE:-10}" setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
   PID=$!
   echo "$PID" >"$PIDFILE"
   log "pid $PID written to $PIDFILE"

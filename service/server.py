@@ -8,6 +8,7 @@ own route calls the mermaid.ink web service).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Response
@@ -15,6 +16,12 @@ from fastapi import FastAPI, HTTPException, Response
 from service.draw import DrawingError, dot_source, mermaid_text, render
 from service.pipelines import PipelineDefinitionError, build_pipeline, list_pipeline_names
 from service.settings import Settings, load_settings
+
+# How often (seconds) the interpreter hands the GIL from a busy thread to another. The graphs' Python work (Qdrant
+# local mode, fusion, Haystack's own) runs in threads; the event loop answering cached requests, health checks
+# and streams waits for the GIL at every await. Python's 5 ms default lets a loaded graph thread add several
+# switch intervals to each of those answers.
+GIL_SWITCH_INTERVAL = 0.001
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "mmd": "text/plain; charset=utf-8"}
 
@@ -63,6 +70,7 @@ def create_service_app() -> FastAPI:
     from service.openai_chat import add_openai_routes
 
     settings = load_settings()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     configure_hayhooks(settings)
     app = create_app()
     add_offline_draw_route(app, settings)
