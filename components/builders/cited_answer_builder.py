@@ -10,11 +10,13 @@ from haystack.dataclasses import ChatMessage
 from components.builders.citations import check_citations
 from components.builders.context_formatter import section_path
 from components.builders.reasoning import split_reasoning
+from components.inline_async import runs_inline
 
 SOURCE_META_FIELDS = ("title", "source", "theme", "document_type", "publish_date", "code_affaire", "client")
 
 
 @component
+@runs_inline
 class CitedAnswerBuilder:
     """
     Builds the answer, its reasoning and its numbered sources from the LLM reply and the passages it was given.

@@ -10,6 +10,7 @@ from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
 from components.document_stores.french_analysis import FrenchAnalyzer
+from components.inline_async import runs_inline
 
 # Metadata read defensively: the first key present wins.
 _TITLE_KEYS = ("title",)
@@ -61,6 +62,7 @@ def document_key(document: Document) -> str:
 
 
 @component
+@runs_inline
 class ContextFormatter:
     """
     Selects and formats the passages the LLM sees, as numbered blocks.

@@ -9,6 +9,7 @@ from haystack.components.builders import ChatPromptBuilder
 from haystack.dataclasses import ChatMessage
 
 from components.builders.token_budget import TokenBudget
+from components.inline_async import runs_inline
 
 # The retrieval graph's query classes and the prompt each one gets.
 DEFAULT_CLASS_PROMPTS = {"question_chiffree": "chiffres", "fiche_identite": "fiche", "autre": "default"}
@@ -32,6 +33,7 @@ def trim_history(history: list[ChatMessage], max_tokens: int, budget: TokenBudge
 
 
 @component
+@runs_inline
 class PromptSelector:
     """
     Builds the RAG prompt from the template that fits the question.

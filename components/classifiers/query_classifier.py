@@ -8,6 +8,7 @@ from typing import Any
 from haystack import component
 
 from components.french_text import fold
+from components.inline_async import runs_inline
 
 FIGURE = "question_chiffree"
 PROFILE = "fiche_identite"
@@ -65,6 +66,7 @@ _PROFILE_PATTERNS = [
 
 
 @component
+@runs_inline
 class QueryClassifier:
     """
     Labels a French question `question_chiffree` (asks for a figure: amount, headcount, turnover, date, quantity,

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from haystack import Document, component
 
+from components.inline_async import runs_inline
+
 FusionMethod = Literal["rrf", "weighted"]
 
 
@@ -29,6 +31,7 @@ def _reciprocal_ranks(documents: list[Document], k: int) -> dict[str, float]:
 
 
 @component
+@runs_inline
 class HybridFusionJoiner:
     """
     Joins the dense and the BM25 retrievers' documents, each retriever with its own weight.

@@ -9,6 +9,7 @@ from typing import Any
 from haystack import Document, component
 
 from components.french_text import as_strings, contains_whole, content_terms
+from components.inline_async import runs_inline
 
 DEFAULT_KEY_FIELDS = ["code_affaire", "client", "commune", "document_type", "lot"]
 
@@ -28,6 +29,7 @@ def _parse_date(value: Any) -> dt.date | None:
 
 
 @component
+@runs_inline
 class MetadataBooster:
     """
     Multiplies each document's score by how well its metadata matches the question, then re-sorts.

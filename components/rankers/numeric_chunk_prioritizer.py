@@ -9,6 +9,7 @@ from typing import Any
 from haystack import Document, component
 
 from components.french_text import content_terms, fold, stem, tokens
+from components.inline_async import runs_inline
 
 FIGURE_CLASS = "question_chiffree"
 
@@ -45,6 +46,7 @@ _KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 
 
 @component
+@runs_inline
 class NumericChunkPrioritizer:
     """
     For `question_chiffree` questions, moves the chunks that carry a figure relevant to the question ahead.
