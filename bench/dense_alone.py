@@ -11,8 +11,6 @@ same plain way: each document is embedded whole (truncated at each `--whole` len
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -21,36 +19,22 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from retrieval import mean_scores, read_jsonl, read_qrels  # noqa: E402  (bench/, the folder of this script)
+
 from service.settings import load_settings  # noqa: E402
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_qrels(path: Path) -> dict[str, set[str]]:
-    qrels: dict[str, set[str]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        query_id, doc_id, _ = line.split("\t")
-        qrels.setdefault(query_id, set()).add(doc_id)
-    return qrels
 
 
 def ndcg_at_10(scores: np.ndarray, doc_ids: list[str], queries: list[dict], qrels: dict[str, set[str]]) -> float:
     """`scores`: queries x passages; a document ranks by its best passage."""
-    total = 0.0
-    for row, query in zip(scores, queries, strict=True):
-        ranking: list[str] = []
+    rankings = []
+    for row in scores:
+        ranking: dict[str, None] = {}
         for j in np.argsort(-row):
-            if doc_ids[j] not in ranking:
-                ranking.append(doc_ids[j])
-                if len(ranking) == 10:
-                    break
-        relevant = qrels[query["_id"]]
-        dcg = sum(1 / math.log2(rank + 2) for rank, doc in enumerate(ranking) if doc in relevant)
-        ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(relevant), 10)))
-        total += dcg / ideal
-    return total / len(queries)
+            ranking.setdefault(doc_ids[j], None)
+            if len(ranking) == 10:
+                break
+        rankings.append(list(ranking))
+    return mean_scores(rankings, queries, qrels)["nDCG@10"]
 
 
 def main() -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections import OrderedDict
 from typing import Any, Literal
 
 import numpy as np
@@ -14,36 +12,11 @@ from haystack import component, default_from_dict, default_to_dict
 from haystack.core.serialization import component_from_dict, import_class_by_name
 from haystack.utils import Secret, deserialize_secrets_inplace
 
+from components.expiring_lru import ExpiringLRU
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "rag:embedding"
-
-
-class _MemoryEmbeddings:
-    """An LRU of embeddings with per-entry expiry, safe across the graph's threads."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self.entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self.lock:
-            item = self.entries.get(key)
-            if item is None:
-                return None
-            if item[0] < time.monotonic():
-                del self.entries[key]
-                return None
-            self.entries.move_to_end(key)
-            return item[1]
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        with self.lock:
-            self.entries[key] = (time.monotonic() + ttl, value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.max_entries:
-                self.entries.popitem(last=False)
 
 
 class _RedisEmbeddings:
@@ -139,9 +112,9 @@ class CachedTextEmbedder:
         self.redis_password = redis_password
         self.redis_timeout_seconds = redis_timeout_seconds
         self.redis_retry_after_seconds = redis_retry_after_seconds
-        self._store: _MemoryEmbeddings | _RedisEmbeddings | None = None
+        self._store: ExpiringLRU[bytes] | _RedisEmbeddings | None = None
         if backend == "memory":
-            self._store = _MemoryEmbeddings(max_entries)
+            self._store = ExpiringLRU(max_entries)
         elif backend == "redis":
             self._store = _RedisEmbeddings(redis_url, redis_password, redis_timeout_seconds, redis_retry_after_seconds)
         config = repr(sorted(embedder.to_dict()["init_parameters"].items())) if hasattr(embedder, "to_dict") else ""
@@ -162,15 +135,14 @@ class CachedTextEmbedder:
         :param text: The text to embed.
         :returns: `embedding`, and `cache_hit` (whether it came from the cache).
         """
-        key = self.key(text) if self._store is not None else ""
-        if self._store is not None:
-            raw = self._store.get(key)
-            if raw is not None:
-                return {"embedding": np.frombuffer(raw, dtype=np.float32).tolist(), "cache_hit": True}
-        result = self.embedder.run(text=text)
-        embedding = result["embedding"]
-        if self._store is not None:
-            self._store.set(key, np.asarray(embedding, dtype=np.float32).tobytes(), self.ttl_seconds)
+        if self._store is None:
+            return {"embedding": self.embedder.run(text=text)["embedding"], "cache_hit": False}
+        key = self.key(text)
+        raw = self._store.get(key)
+        if raw is not None:
+            return {"embedding": np.frombuffer(raw, dtype=np.float32).tolist(), "cache_hit": True}
+        embedding = self.embedder.run(text=text)["embedding"]
+        self._store.set(key, np.asarray(embedding, dtype=np.float32).tobytes(), self.ttl_seconds)
         return {"embedding": embedding, "cache_hit": False}
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,12 +17,11 @@ import json
 import logging
 import os
 import tempfile
-import time
 import unicodedata
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from components.expiring_lru import ExpiringLRU
 from service.gateway.config import CacheSettings
 from service.gateway.redis_link import RedisLink
 
@@ -115,38 +114,13 @@ class IndexGeneration:
         return self._value
 
 
-class _MemoryStore:
-    """An LRU dict with per-entry expiry (one per worker process)."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self.entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-
-    def get(self, key: str) -> bytes | None:
-        item = self.entries.get(key)
-        if item is None:
-            return None
-        expires, value = item
-        if expires < time.monotonic():
-            del self.entries[key]
-            return None
-        self.entries.move_to_end(key)
-        return value
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.entries[key] = (time.monotonic() + ttl, value)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
-
-
 class AnswerCache:
     """Get and put cached HTTP answers; never raises (Redis down is a miss, logged once by `RedisLink`)."""
 
     def __init__(self, settings: CacheSettings, redis: RedisLink | None, data_dir: Path) -> None:
         self.settings = settings
         self.redis = redis if settings.backend == "redis" else None
-        self.memory = _MemoryStore(settings.memory_max_entries) if settings.backend == "memory" else None
+        self.memory = ExpiringLRU(settings.memory_max_entries) if settings.backend == "memory" else None
         self.generation = IndexGeneration(data_dir)
 
     @property

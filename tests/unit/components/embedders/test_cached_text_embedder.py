@@ -53,7 +53,7 @@ def test_entries_expire_and_the_lru_keeps_max_entries(monkeypatch):
     inner = CountingEmbedder()
     embedder = CachedTextEmbedder(embedder=inner, backend="memory", ttl_seconds=10, max_entries=2)
     clock = [1000.0]
-    monkeypatch.setattr("components.embedders.cached_text_embedder.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("components.expiring_lru.time.monotonic", lambda: clock[0])
     embedder.run(text="a")
     embedder.run(text="b")
     embedder.run(text="c")  # evicts "a"
