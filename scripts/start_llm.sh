@@ -12,6 +12,9 @@
 #   LLM_EXTRA_ARGS="..."                       more api_server flags (word-split)
 #   LLM_NICE=10                                CPU priority of vLLM (0: same as the service). On one machine the
 #                                              service's short work (cached answers, retrieval) then runs first
+#   LLM_SCHED=idle                             idle: vLLM gets the CPU only when nothing else wants it (SCHED_IDLE,
+#                                              chrt --idle); its busy-polling engine loop took ~1.5 of 2 cores at
+#                                              nice 10 under load. normal: the nice value alone
 #   LLM_PID_FILE=var/run/vllm.pid              set both of these to run a second server
 #   LLM_LOG_FILE=var/log/vllm.log              (on another port) beside the default one
 #
@@ -84,6 +87,11 @@ else
     --max-model-len "$MAX_LEN"
     --dtype bfloat16
     "${EXTRA[@]}")
+  case "${LLM_SCHED:-idle}" in
+    idle) SCHED=(chrt --idle 0) ;;
+    normal) SCHED=() ;;
+    *) log "LLM_SCHED must be idle or normal, got '${LLM_SCHED}'"; exit 2 ;;
+  esac
   log "starting: ${CMD[*]}"
   log "log: $LOG"
   # setsid: own process group, so stop_llm.sh can also end the engine-core child.
@@ -91,7 +99,7 @@ else
   env VLLM_CPU_KVCACHE_SPACE="$KV_GB" \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
-    nice -n "${LLM_NICE:-10}" setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
+    "${SCHED[@]}" nice -n "${LLM_NICE:-10}" setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
   PID=$!
   echo "$PID" >"$PIDFILE"
   log "pid $PID written to $PIDFILE"

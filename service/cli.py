@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from service.settings import ConfigError, load_settings
 
+# OpenMP threads that finish a parallel region sleep at once instead of spinning: the embedder's and the
+# cross-encoder's threads otherwise keep cores busy between requests' model calls, which the event loop, the other
+# requests' threads and the LLM then wait for (bench/load.py, N=8: overhead p95 84 -> 47 ms). Read by libgomp when
+# torch loads, so set before any import of it; an OMP_WAIT_POLICY in the environment wins.
+OPENMP_WAIT_POLICY = "PASSIVE"
+
 
 def _serve(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)
     from service.local_llm import ensure_local_llm
     from service.server import serve
 

@@ -47,6 +47,12 @@ class ServerSettings(_Section):
     pipelines_dir: str = "pipelines"
     # The Hayhooks pipelines deployed at start-up, by folder name under `pipelines_dir`.
     pipelines: list[str] = ["rag", "chat"]
+    # CPU priority (nice, 0-19) of the threads that run the graphs' heavy nodes (embedder, retrievers, cross-encoder)
+    # relative to the event loop, which answers cached requests and moves every request from node to node.
+    graph_thread_nice: int = Field(5, ge=0, le=19)
+    # Hayhooks' in-memory buffer of every Haystack span (its /traces view). Off: under load it cost tens of ms per
+    # graph node (bench/load.py); the access log and /metrics keep the per-stage timings.
+    live_traces: bool = False
 
 
 class QdrantSettings(_Section):

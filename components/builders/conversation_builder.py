@@ -9,9 +9,11 @@ from haystack.dataclasses import ChatMessage
 
 from components.builders.prompt_selector import THINKING_PREFILL, trim_history
 from components.builders.token_budget import TokenBudget
+from components.inline_async import runs_inline
 
 
 @component
+@runs_inline
 class ConversationBuilder:
     """
     Builds the chat prompt for plain (non-RAG) chat: the preset system prompt, then the conversation.

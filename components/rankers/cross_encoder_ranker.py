@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -88,3 +89,24 @@ class CrossEncoderRanker(SentenceTransformersSimilarityRanker):
             ]
             reranked = sorted(blended, key=lambda d: d.score, reverse=True)
         return {"documents": (reranked + tail)[:top_k]}
+
+    @component.output_types(documents=list[Document])
+    async def run_async(
+        self,
+        *,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        scale_score: bool | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """
+        `run` in a worker thread when the cross-encoder scores; on the event loop when it passes the documents
+        through (switched off, or nothing to rank): a pass-through must not wait for a free thread behind the other
+        requests' model calls.
+        """
+        kwargs = {"query": query, "documents": documents, "top_k": top_k}
+        kwargs |= {"scale_score": scale_score, "score_threshold": score_threshold}
+        if not self.enabled or not documents:
+            return self.run(**kwargs)
+        return await asyncio.to_thread(self.run, **kwargs)

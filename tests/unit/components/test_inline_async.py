@@ -4,6 +4,7 @@ import pytest
 from haystack import Pipeline, component
 
 from components.builders.context_formatter import ContextFormatter
+from components.builders.conversation_builder import ConversationBuilder
 from components.classifiers.query_classifier import QueryClassifier
 from components.inline_async import runs_inline
 from components.joiners.hybrid_fusion_joiner import HybridFusionJoiner
@@ -49,7 +50,7 @@ async def test_without_it_haystack_runs_a_sync_component_in_a_worker_thread():
 def test_run_async_has_the_signature_and_output_types_of_run():
     import inspect
 
-    for cls in (RecordsItsThread, QueryClassifier, HybridFusionJoiner, ContextFormatter):
+    for cls in (RecordsItsThread, QueryClassifier, HybridFusionJoiner, ContextFormatter, ConversationBuilder):
         assert inspect.signature(cls.run_async) == inspect.signature(cls.run), cls
         assert inspect.iscoroutinefunction(cls.run_async), cls
 

@@ -78,3 +78,29 @@ def test_round_trip():
     assert data["init_parameters"]["top_n"] == 12
     restored = component_from_dict(CrossEncoderRanker, data, "ranker")
     assert (restored.enabled, restored.top_n, restored.blend_weight, restored.top_k) == (False, 12, 0.4, 4)
+
+
+async def test_run_async_passes_through_on_the_event_loop_when_switched_off():
+    import threading
+
+    ranker = CrossEncoderRanker(model="/no/such/model", top_k=2, enabled=False)
+    seen = []
+    run = ranker.run
+    ranker.run = lambda **kw: seen.append(threading.get_ident()) or run(**kw)  # type: ignore[method-assign]
+    result = await ranker.run_async(query="q", documents=[Document(content=c) for c in "abc"])
+    assert [d.content for d in result["documents"]] == ["a", "b"]
+    assert seen == [threading.get_ident()]
+
+
+async def test_run_async_scores_in_a_worker_thread():
+    import threading
+
+    ranker, fake = _ranker()
+    seen = []
+    run = ranker.run
+    ranker.run = lambda **kw: seen.append(threading.get_ident()) or run(**kw)  # type: ignore[method-assign]
+    result = await ranker.run_async(query="q", documents=_docs())
+    assert _ids(result) == ["d2", "d4", "d1", "d0", "d3"]
+    assert fake.calls == [5]
+    assert len(seen) == 1
+    assert seen[0] != threading.get_ident()
