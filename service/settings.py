@@ -141,7 +141,7 @@ class FusionSettings(_Section):
     dense_weight: float = Field(0.5, ge=0)
     bm25_weight: float = Field(0.5, ge=0)
     rrf_k: int = Field(60, ge=1)
-    top_k: int = Field(50, ge=1, le=1000)
+    top_k: int = Field(20, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _some_weight(self) -> FusionSettings:
@@ -191,6 +191,15 @@ class RetrievalSettings(_Section):
     metadata: MetadataBoostSettings = MetadataBoostSettings()
     numeric: NumericPrioritySettings = NumericPrioritySettings()
     rerank: RerankSettings = RerankSettings()
+
+    @model_validator(mode="after")
+    def _rerank_within_the_fused_candidates(self) -> RetrievalSettings:
+        if self.rerank.enabled and self.rerank.top_n > self.fusion.top_k:
+            raise ValueError(
+                f"rerank.top_n ({self.rerank.top_n}) is larger than fusion.top_k ({self.fusion.top_k}): the "
+                "cross-encoder only sees the fused candidates; raise fusion.top_k or lower rerank.top_n"
+            )
+        return self
 
 
 class IndexingSettings(_Section):

@@ -143,3 +143,13 @@ def test_lookup_of_a_backend_by_its_full_key():
     settings = load_settings(DEFAULT_CONFIG_PATH)
     name = settings.models.llm.default
     assert settings.lookup(f"models.llm.backends.{name}.base_url") == settings.lookup("llm.base_url")
+
+
+def test_reranking_more_than_the_fused_candidates_is_refused(raw, write_config):
+    raw["retrieval"]["rerank"] |= {"enabled": True, "top_n": 40}
+    raw["retrieval"]["fusion"]["top_k"] = 20
+    message = _error(write_config(raw))
+    assert "rerank.top_n (40)" in message
+    assert "fusion.top_k (20)" in message
+    raw["retrieval"]["fusion"]["top_k"] = 40
+    assert load_settings(write_config(raw)).retrieval.rerank.top_n == 40
