@@ -34,6 +34,7 @@ Mode = Literal["rag", "chat"]
 # Component names the service relies on in the graphs (pipelines/rag/rag.yml, pipelines/chat/chat.yml).
 RAG_SOURCES_NODE = "context_formatter"
 RAG_ANSWER_NODE = "answer_builder"
+RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
 LLM_NODE = "llm"
 
 LLM_UNAVAILABLE = "Le modèle de langage ne répond pas pour le moment"

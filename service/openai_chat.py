@@ -28,7 +28,15 @@ from haystack import Pipeline
 from haystack.dataclasses import ChatMessage, ReasoningContent, StreamingChunk
 
 from service import answering
-from service.answering import Answer, Event, GenerationOptions, LLMUnavailableError, Mode, sources_footer
+from service.answering import (
+    RAG_PROMPT_NODE,
+    Answer,
+    Event,
+    GenerationOptions,
+    LLMUnavailableError,
+    Mode,
+    sources_footer,
+)
 from service.settings import Settings
 
 USE_RAG_HEADER = "x-use-rag"
@@ -207,6 +215,21 @@ def deployed_graphs(app: FastAPI) -> Graphs:
     )
 
 
+def check_prompt_type(rag: Pipeline, prompt_type: str | None) -> None:
+    """400 for a `prompt_type` the `rag` graph's prompt builder has no template for (before anything runs)."""
+    if not prompt_type:
+        return
+    try:
+        templates = getattr(rag.get_component(RAG_PROMPT_NODE), "templates", None)
+    except ValueError:  # a graph without that node: nothing to check against
+        return
+    if isinstance(templates, Mapping) and prompt_type not in templates:
+        raise HTTPException(
+            status_code=400,
+            detail=f"Unknown 'prompt_type' {prompt_type!r}: one of {', '.join(sorted(templates))}.",
+        )
+
+
 def answer_events(
     graphs: Graphs,
     settings: Settings,
@@ -220,6 +243,7 @@ def answer_events(
     if mode == "rag":
         if graphs.rag is None:
             raise HTTPException(status_code=503, detail="The 'rag' graph is not deployed (server.pipelines).")
+        check_prompt_type(graphs.rag, options.prompt_type)
         history = settings.generation.history
         return answering.rag_events(
             graphs.rag,

@@ -142,6 +142,18 @@ def test_askai_query_bad_input(make_client, body):
     assert make_client().post("/askai/query", json=body).status_code in {400, 404, 422}
 
 
+def test_unknown_prompt_type_is_a_400_naming_the_known_ones(make_client):
+    client = make_client()
+    asked = client.post("/askai/query", json={"question": "Délai du lot 2 ?", "prompt_type": "n.\x95"})
+    completion = client.post("/v1/chat/completions", json=_ask(prompt_type="poeme"))
+    for response in (asked, completion):
+        assert response.status_code == 400
+        assert "prompt_type" in response.json()["detail"]
+        assert "summary" in response.json()["detail"]
+    known = client.post("/askai/query", json={"question": "Délai du lot 2 ?", "prompt_type": "summary"})
+    assert known.status_code == 200
+
+
 def test_askai_websocket_event_order(make_client):
     with make_client().websocket_connect("/askai/ws") as socket:
         socket.send_json({"question": "Délai du lot 2 ?", "enable_thinking": True, "theme": "voirie"})
