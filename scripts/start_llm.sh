@@ -88,7 +88,9 @@ else
     --dtype bfloat16
     "${EXTRA[@]}")
   case "${LLM_SCHED:-idle}" in
-    idle) SCHED=(chrt --idle 0) ;;
+    idle)
+      if command -v chrt >/dev/null; then SCHED=(chrt --idle 0)
+      else SCHED=(); log "chrt (util-linux) not found: vLLM runs at nice ${LLM_NICE:-10} only"; fi ;;
     normal) SCHED=() ;;
     *) log "LLM_SCHED must be idle or normal, got '${LLM_SCHED}'"; exit 2 ;;
   esac
