@@ -273,9 +273,6 @@ def main() -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--log", default=None, help="that service's log, for the overhead figures")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument("--client-nice", type=int, default=0,
-                        help="lower this load generator's CPU priority once the service is up (a diagnostic: "
-                             "real clients do not share the service's cores)")
     args = parser.parse_args()
     mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
 
@@ -286,9 +283,6 @@ def main() -> None:
         service = Service(max(args.users), args.cache, args.data_dir, args.port)
         url, keys, log, pid = service.url, service.keys, service.log, service.process.pid
         print(f"service: {url} (config {service.config}, log {service.log})", flush=True)
-    if args.client_nice:
-        os.nice(args.client_nice)  # after the service started: it keeps its own priority
-        print(f"load generator at nice {os.nice(0)}", flush=True)
     rows, events = [], []
     try:
         for users in args.users:
