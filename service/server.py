@@ -106,7 +106,10 @@ def run_graph_threads_below_the_event_loop(app: FastAPI, nice: int) -> None:
     ran, and every graph hop and cached answer waited with it. A lower priority for the model threads lets the loop
     run first; their own wait is counted as model time, as a queue in front of a model server would be.
     """
+    if nice == 0:
+        return
     inner = app.router.lifespan_context
+    workers = min(32, (os.cpu_count() or 1) + 4)  # ThreadPoolExecutor's own default
 
     def lower_priority() -> None:
         # Linux: a thread's nice is its own, inherited from the thread that created it (the loop's).
@@ -116,11 +119,9 @@ def run_graph_threads_below_the_event_loop(app: FastAPI, nice: int) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        if nice > 0:
-            workers = min(32, (os.cpu_count() or 1) + 4)  # ThreadPoolExecutor's own default
-            asyncio.get_running_loop().set_default_executor(
-                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph", initializer=lower_priority)
-            )
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph", initializer=lower_priority)
+        )
         async with inner(application) as state:
             yield state
 

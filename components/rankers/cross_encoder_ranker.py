@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +9,8 @@ from haystack import Document, component
 from haystack_integrations.components.rankers.sentence_transformers.sentence_transformers_similarity import (
     SentenceTransformersSimilarityRanker,
 )
+
+from components.inline_async import runs_inline
 
 
 def _min_max(values: list[float]) -> list[float]:
@@ -19,7 +20,13 @@ def _min_max(values: list[float]) -> list[float]:
     return [(v - low) / (high - low) for v in values]
 
 
+def _passes_through(ranker: CrossEncoderRanker, *, documents: list[Document], **_: Any) -> bool:
+    """Switched off, or nothing to rank: no model call, so no reason to wait for a worker thread."""
+    return not ranker.enabled or not documents
+
+
 @component
+@runs_inline(when=_passes_through)
 class CrossEncoderRanker(SentenceTransformersSimilarityRanker):
     """
     `SentenceTransformersSimilarityRanker` (a cross-encoder, loaded once in `warm_up`) that
@@ -90,23 +97,3 @@ class CrossEncoderRanker(SentenceTransformersSimilarityRanker):
             reranked = sorted(blended, key=lambda d: d.score, reverse=True)
         return {"documents": (reranked + tail)[:top_k]}
 
-    @component.output_types(documents=list[Document])
-    async def run_async(
-        self,
-        *,
-        query: str,
-        documents: list[Document],
-        top_k: int | None = None,
-        scale_score: bool | None = None,
-        score_threshold: float | None = None,
-    ) -> dict[str, list[Document]]:
-        """
-        `run` in a worker thread when the cross-encoder scores; on the event loop when it passes the documents
-        through (switched off, or nothing to rank): a pass-through must not wait for a free thread behind the other
-        requests' model calls.
-        """
-        kwargs = {"query": query, "documents": documents, "top_k": top_k}
-        kwargs |= {"scale_score": scale_score, "score_threshold": score_threshold}
-        if not self.enabled or not documents:
-            return self.run(**kwargs)
-        return await asyncio.to_thread(self.run, **kwargs)

@@ -8,6 +8,7 @@ from components.builders.conversation_builder import ConversationBuilder
 from components.classifiers.query_classifier import QueryClassifier
 from components.inline_async import runs_inline
 from components.joiners.hybrid_fusion_joiner import HybridFusionJoiner
+from components.rankers import CrossEncoderRanker
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +51,8 @@ async def test_without_it_haystack_runs_a_sync_component_in_a_worker_thread():
 def test_run_async_has_the_signature_and_output_types_of_run():
     import inspect
 
-    for cls in (RecordsItsThread, QueryClassifier, HybridFusionJoiner, ContextFormatter, ConversationBuilder):
+    inline = (RecordsItsThread, QueryClassifier, HybridFusionJoiner, ContextFormatter, ConversationBuilder)
+    for cls in (*inline, CrossEncoderRanker):
         assert inspect.signature(cls.run_async) == inspect.signature(cls.run), cls
         assert inspect.iscoroutinefunction(cls.run_async), cls
 
