@@ -13,8 +13,9 @@
 #   LLM_NICE=10                                CPU priority of vLLM (0: same as the service). On one machine the
 #                                              service's short work (cached answers, retrieval) then runs first
 #   LLM_SCHED=idle                             idle: vLLM gets the CPU only when nothing else wants it (SCHED_IDLE,
-#                                              chrt --idle); its busy-polling engine loop took ~1.5 of 2 cores at
-#                                              nice 10 under load. normal: the nice value alone
+#                                              chrt --idle, and its session's autogroup at nice 19); its busy-polling
+#                                              engine loop took ~1.5 of 2 cores at nice 10 under load. normal: the
+#                                              nice value alone (for the autogroup too)
 #   LLM_PID_FILE=var/run/vllm.pid              set both of these to run a second server
 #   LLM_LOG_FILE=var/log/vllm.log              (on another port) beside the default one
 #
@@ -87,8 +88,10 @@ else
     --max-model-len "$MAX_LEN"
     --dtype bfloat16
     "${EXTRA[@]}")
+  GROUP_NICE="${LLM_NICE:-10}"
   case "${LLM_SCHED:-idle}" in
     idle)
+      GROUP_NICE=19
       if command -v chrt >/dev/null; then SCHED=(chrt --idle 0)
       else SCHED=(); log "chrt (util-linux) not found: vLLM runs at nice ${LLM_NICE:-10} only"; fi ;;
     normal) SCHED=() ;;
@@ -97,11 +100,17 @@ else
   log "starting: ${CMD[*]}"
   log "log: $LOG"
   # setsid: own process group, so stop_llm.sh can also end the engine-core child.
+  # A new session is also a new CPU autogroup (Linux, kernel.sched_autogroup_enabled=1): autogroups share the CPU
+  # equally whatever the nice values and policies inside them, so vLLM's nice and SCHED_IDLE would rank it only
+  # against its own threads, and it took as much CPU as the service's whole group (measured: the service's event
+  # loop waited for a core as long as it ran). The session's autogroup gets the same low priority, before vLLM starts.
   # Offline: never try the Hugging Face hub; no usage statistics.
   env VLLM_CPU_KVCACHE_SPACE="$KV_GB" \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
-    "${SCHED[@]}" nice -n "${LLM_NICE:-10}" setsid "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
+    "${SCHED[@]}" nice -n "${LLM_NICE:-10}" setsid sh -c \
+    '[ -w /proc/self/autogroup ] && echo "$0" >/proc/self/autogroup 2>/dev/null; exec "$@"' "$GROUP_NICE" \
+    "${CMD[@]}" >"$LOG" 2>&1 </dev/null &
   PID=$!
   echo "$PID" >"$PIDFILE"
   log "pid $PID written to $PIDFILE"
