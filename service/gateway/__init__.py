@@ -7,11 +7,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 logger = logging.getLogger("service.gateway")
-SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def install_gateway(app: Any, settings: Any) -> Any:
@@ -24,9 +22,6 @@ def install_gateway(app: Any, settings: Any) -> Any:
     from service.gateway.middleware import Gateway, GatewayMiddleware  # noqa: PLC0415
     from service.gateway.observability import configure_access_log, install_stage_timing  # noqa: PLC0415
 
-    # The event loop (auth, cache hits, health) competes for the GIL with the graph components running in worker
-    # threads; a shorter switch interval than Python's 5 ms keeps its latency low under load.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     configure_access_log(settings.logging.level)
     install_stage_timing()
     gateway = Gateway(settings)

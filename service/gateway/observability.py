@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
+import queue
 import sys
 import time
 from collections.abc import Iterator
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 from haystack import tracing
@@ -105,16 +108,36 @@ class _StdoutHandler(logging.StreamHandler):
         pass
 
 
+_lines: queue.Queue[logging.LogRecord] | None = None  # access lines on their way to the writer thread
+
+
 def configure_access_log(level: str) -> None:
-    """Access lines go to stdout as bare JSON (one object per line), whatever else logs."""
+    """
+    Access lines go to stdout as bare JSON (one object per line), whatever else logs.
+
+    The event loop only queues each line; a writer thread (`logging.handlers.QueueListener`) writes it. Written from
+    the loop, a line waited for stdout: a write held up by the file or pipe behind it stopped every request (one
+    185 ms stall in `StreamHandler.emit` in a py-spy profile of bench/load.py at N=32).
+    """
+    global _lines  # noqa: PLW0603 (one writer thread per process, started once)
     if access_logger.handlers:
         return
-    handler = _StdoutHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access_logger.addHandler(handler)
+    writer = _StdoutHandler()
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    _lines = queue.Queue()
+    listener = QueueListener(_lines, writer)
+    listener.start()
+    atexit.register(listener.stop)  # writes what is still queued, then stops
+    access_logger.addHandler(QueueHandler(_lines))
     access_logger.setLevel(logging.INFO)
     access_logger.propagate = False
     logging.getLogger("service.gateway").setLevel(level.upper())
+
+
+def flush_access_log() -> None:
+    """Wait until every access line queued so far is written."""
+    if _lines is not None:
+        _lines.join()
 
 
 def record(ctx: RequestContext, route: str, status: int, degraded: list[str], log: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from components.retrievers import FaultTolerantRetriever
 from service.gateway import install_gateway
 from service.gateway.context import CURRENT_REQUEST, RequestContext
-from service.gateway.observability import install_stage_timing, stage_of
+from service.gateway.observability import flush_access_log, install_stage_timing, stage_of
 
 pytestmark = pytest.mark.unit
 
@@ -89,6 +89,7 @@ def test_one_store_down_is_served_degraded_and_said_so(settings, store, capsys):
     assert response.status_code == 200
     assert response.json() == {"n": 1, "degraded": ["bm25"]}
     assert response.headers["x-retrieval-degraded"] == "bm25"
+    flush_access_log()
     line = json.loads([raw for raw in capsys.readouterr().out.splitlines() if '"route": "/rag/run"' in raw][-1])
     assert line["degraded"] == ["bm25"]
     assert line["ms"]["retrieval"] >= 0
