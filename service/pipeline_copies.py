@@ -1,0 +1,52 @@
+"""
+Haystack's copies of every component's inputs and outputs, without the step that made them slow.
+
+A graph run copies each node's inputs before running it and each node's outputs before yielding them
+(`haystack.core.pipeline.utils._deepcopy_with_exceptions`), on the event loop. That function walks lists, tuples,
+sets and dicts item by item and asks of every other item `isinstance(item, (Component, Tool, Toolset))`; `Component`
+is a runtime-checkable Protocol, and on Python 3.11 each such check walks the Protocol's attributes (~15 µs). A query
+embedding is a list of 384 floats: copying it took 7.3 ms, twice per question (the embedder's output, the dense
+retriever's input), while every other request waited for the loop.
+
+`skip_copying_immutables()` puts a front in place of that function: strings, numbers, booleans, bytes and None are
+returned as they are (what `copy.deepcopy` returns for them anyway), a `Document` is deep-copied directly (it is
+never a Component); everything else goes to Haystack's own function, whose recursion comes back through the front.
+Results are the same objects or equal copies as before. Measured: the 384-float embedding 7.3 → 0.03 ms, 50
+retrieved chunks 1.04 → 0.43 ms.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from haystack import Document
+
+IMMUTABLE_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def skip_copying_immutables() -> None:
+    """Install the front (idempotent); a Haystack without `_deepcopy_with_exceptions` is left as it is."""
+    from haystack.core.pipeline import base, pipeline, utils  # noqa: PLC0415 (Haystack's own modules, patched)
+
+    haystacks_copy = getattr(utils, "_deepcopy_with_exceptions", None)
+    if haystacks_copy is None or getattr(haystacks_copy, "skips_immutables", False):
+        return
+
+    def deepcopy_with_exceptions(obj: Any) -> Any:
+        kind = obj.__class__
+        if kind in IMMUTABLE_TYPES:
+            return obj
+        if kind is Document:
+            try:
+                return copy.deepcopy(obj)
+            except Exception:  # as Haystack's own: an object that cannot be copied is passed on as it is
+                return obj
+        return haystacks_copy(obj)
+
+    deepcopy_with_exceptions.skips_immutables = True  # type: ignore[attr-defined]
+    deepcopy_with_exceptions.haystacks_copy = haystacks_copy  # type: ignore[attr-defined]
+    deepcopy_with_exceptions.__doc__ = haystacks_copy.__doc__
+    for module in (utils, base, pipeline):
+        if hasattr(module, "_deepcopy_with_exceptions"):
+            module._deepcopy_with_exceptions = deepcopy_with_exceptions

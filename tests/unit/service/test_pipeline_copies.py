@@ -1,0 +1,72 @@
+from collections import namedtuple
+
+import pytest
+from haystack import Document, Pipeline, component
+from haystack.core.pipeline import pipeline as haystack_pipeline
+from haystack.core.pipeline import utils as haystack_utils
+
+from service.pipeline_copies import skip_copying_immutables
+
+pytestmark = pytest.mark.unit
+
+Span = namedtuple("Span", ["start", "end"])
+
+
+@component
+class Tagger:
+    """Mutates what it receives, as a careless component would."""
+
+    @component.output_types(documents=list[Document], embedding=list[float])
+    def run(self, documents: list[Document], embedding: list[float]) -> dict:
+        for doc in documents:
+            doc.meta["seen"] = True
+        embedding.append(99.0)
+        return {"documents": documents, "embedding": embedding}
+
+
+@pytest.fixture(scope="module")
+def front():
+    skip_copying_immutables()
+    skip_copying_immutables()  # idempotent: the front is not stacked on itself
+    return haystack_utils._deepcopy_with_exceptions
+
+
+def test_the_front_replaces_haystacks_copy_everywhere_it_is_used(front):
+    assert front.skips_immutables
+    assert not getattr(front.haystacks_copy, "skips_immutables", False)
+    assert haystack_pipeline._deepcopy_with_exceptions is front
+
+
+def test_copies_are_the_same_as_haystacks(front):
+    tagger = Tagger()
+    doc = Document(content="Délai du chantier A2458", meta={"ao_id": "A2458", "pages": [1, 2]}, score=0.4)
+    data = {
+        "documents": [doc],
+        "query": "délai",
+        "top_k": 5,
+        "embedding": [0.25, -1.0, 3.5],
+        "nested": {"spans": (Span(1, 2), Span(3, 4)), "flags": {True, None}, "raw": b"\x00"},
+        "component": tagger,
+    }
+    ours, theirs = front(data), front.haystacks_copy(data)
+    assert ours == theirs == data
+    assert ours["query"] is data["query"]
+    assert ours["component"] is tagger  # components are passed on, never copied
+    assert ours["documents"] is not data["documents"]
+    assert ours["documents"][0] is not doc
+    assert ours["embedding"] is not data["embedding"]
+    assert type(ours["nested"]["spans"][0]) is Span
+    ours["documents"][0].meta["pages"].append(3)
+    assert doc.meta["pages"] == [1, 2]  # a deep copy: the caller's document is untouched
+
+
+def test_a_graph_still_hands_each_node_its_own_copy(front):
+    pipeline = Pipeline()
+    pipeline.add_component("tagger", Tagger())
+    doc = Document(content="NF P 98-331", meta={})
+    embedding = [0.5, 0.5]
+    out = pipeline.run({"tagger": {"documents": [doc], "embedding": embedding}})
+    assert out["tagger"]["documents"][0].meta == {"seen": True}
+    assert out["tagger"]["embedding"] == [0.5, 0.5, 99.0]
+    assert doc.meta == {}
+    assert embedding == [0.5, 0.5]
