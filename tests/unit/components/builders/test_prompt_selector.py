@@ -87,3 +87,23 @@ def test_to_dict_round_trip():
     data = component_to_dict(selector, "prompt_builder")
     assert data["init_parameters"]["templates"] == selector.templates
     assert component_from_dict(PromptSelector, data, "prompt_builder").templates == selector.templates
+
+
+def test_each_template_is_compiled_once_and_renders_each_question(selector, monkeypatch):
+    from jinja2.sandbox import SandboxedEnvironment
+
+    compiled = []
+    compile_template = SandboxedEnvironment.compile
+
+    def counting_compile(env, *args, **kwargs):
+        compiled.append(args[0])
+        return compile_template(env, *args, **kwargs)
+
+    monkeypatch.setattr(SandboxedEnvironment, "compile", counting_compile)
+    first = selector.run(question="Quel est le délai du chantier A2458 ?", context="[1] trois semaines")["prompt"]
+    second = selector.run(question="Quel client pour la RD 912 ?", context="[1] le département")["prompt"]
+    assert len(compiled) == 1
+    assert "A2458" in first[-1].text
+    assert "trois semaines" in first[-1].text
+    assert "RD 912" in second[-1].text
+    assert "A2458" not in second[-1].text
