@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import os
 import threading
 
@@ -6,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.server import run_graph_threads_below_the_event_loop
+from service.server import freeze_the_startup_heap, run_graph_threads_below_the_event_loop
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +36,17 @@ def test_graph_threads_run_below_the_event_loop():
 def test_zero_keeps_the_default_executor():
     got = _priorities(0)
     assert got["graph_thread"] == got["loop"]
+
+
+def test_what_lives_at_start_up_is_frozen():
+    app = FastAPI()
+    long_lived = [{"chunk": i} for i in range(1000)]  # stands for models, graphs and in-memory indexes
+    freeze_the_startup_heap(app)
+    gc.unfreeze()
+    try:
+        with TestClient(app):  # runs the lifespan
+            frozen = gc.get_freeze_count()
+            assert frozen >= len(long_lived)
+            assert not any(o is long_lived for o in gc.get_objects(generation=2))  # out of the collector's sight
+    finally:
+        gc.unfreeze()
