@@ -63,8 +63,8 @@ def combined_filters(theme: str | None, filters: dict[str, Any] | None) -> dict[
     return conditions[0] if len(conditions) == 1 else {"operator": "AND", "conditions": conditions}
 
 
-def request_events(app: FastAPI, settings: Settings, ask: AskRequest) -> Any:
-    """The event stream answering one `/askai` request (HTTPException on bad input)."""
+def request_events(app: FastAPI, settings: Settings, ask: AskRequest, stream_tokens: bool) -> Any:
+    """The event stream answering one `/askai` request (HTTPException on bad input); tokens one by one if asked."""
     if not ask.question.strip():
         raise HTTPException(status_code=400, detail="'question' is empty.")
     route = resolve_model(ask.model, settings)
@@ -73,6 +73,7 @@ def request_events(app: FastAPI, settings: Settings, ask: AskRequest) -> Any:
     history = messages[:-1]
     body = ask.model_dump(exclude={"history", "question"})
     options = generation_options(body, settings, route.backend, history)
+    options.stream_tokens = stream_tokens
     mode = "rag" if route.mode == "rag" and ask.use_rag else "chat"
     filters = combined_filters(ask.theme, ask.filters)
     return answer_events(deployed_graphs(app), settings, mode, messages, options, filters=filters)
@@ -107,7 +108,7 @@ def add_askai_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.post("/askai/query", tags=["askai"], summary="Answer one question (JSON)")
     async def query(ask: AskRequest, request: Request) -> dict[str, Any]:
-        events = request_events(request.app, settings, ask)
+        events = request_events(request.app, settings, ask, stream_tokens=False)
         try:
             answer = await answering.collect(events)
         except LLMUnavailableError as e:
@@ -126,7 +127,7 @@ def add_askai_routes(app: FastAPI, settings: Settings) -> None:
     async def _answer_one(websocket: WebSocket, payload: Any) -> None:
         try:
             ask = AskRequest.model_validate(payload)
-            events = request_events(websocket.app, settings, ask)
+            events = request_events(websocket.app, settings, ask, stream_tokens=True)
         except HTTPException as e:
             await websocket.send_json({"type": "error", "message": str(e.detail), "status": e.status_code})
             await websocket.send_json({"type": "done"})

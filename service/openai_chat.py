@@ -391,11 +391,12 @@ def add_openai_routes(app: FastAPI, settings: Settings) -> None:
             raise HTTPException(status_code=400, detail="'filters' must be a Haystack filter object.")
         history = earlier_turns(messages)
         options = generation_options(body, settings, route.backend, history)
+        options.stream_tokens = bool(flag(body.get("stream"), "stream"))
         graphs = deployed_graphs(request.app)
         footer = settings.generation.openai_sources_footer
         events = answer_events(graphs, settings, mode, messages, options, filters=filters)
         model = str(body["model"])
-        if flag(body.get("stream"), "stream"):
+        if options.stream_tokens:
             deltas = openai_deltas(events, model, footer)
             response = create_async_streaming_response(deltas, f"{model}-{uuid.uuid4()}", model)
             response.headers[MODE_HEADER] = mode

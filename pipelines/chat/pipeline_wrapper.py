@@ -24,7 +24,8 @@ class PipelineWrapper(BasePipelineWrapper):
         """
         messages = openai_chat.to_chat_messages([{"role": "user", "content": message}])
         try:
-            answer = await answering.collect(answering.chat_events(self.pipeline, messages))
+            whole = answering.GenerationOptions(stream_tokens=False)
+            answer = await answering.collect(answering.chat_events(self.pipeline, messages, whole))
         except answering.LLMUnavailableError as e:
             raise openai_chat.unavailable(e) from None
         return {"answer": answer.answer}

@@ -35,7 +35,8 @@ class PipelineWrapper(BasePipelineWrapper):
         if not query.strip():
             raise openai_chat.HTTPException(status_code=400, detail="'query' is empty.")
         try:
-            answer = await answering.collect(answering.rag_events(self.pipeline, query.strip(), filters))
+            whole = answering.GenerationOptions(stream_tokens=False)
+            answer = await answering.collect(answering.rag_events(self.pipeline, query.strip(), filters, options=whole))
         except answering.LLMUnavailableError as e:
             raise openai_chat.unavailable(e) from None
         return {"answer": answer.answer, "sources": answer.sources, "invalid_citations": answer.invalid_citations}

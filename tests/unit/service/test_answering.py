@@ -67,7 +67,10 @@ class FakeRanker:
 
 @component
 class ScriptedChatGenerator:
-    """Streams the given chunks as they are (tags may be cut anywhere), then replies with their text; or raises."""
+    """
+    Streams the given chunks as they are (tags may be cut anywhere) when given a callback, then replies with their
+    text; or raises.
+    """
 
     def __init__(self, chunks: list[str], error: Exception | None = None) -> None:
         self.chunks, self.reply, self.error, self.prompts, self.calls = chunks, "".join(chunks), error, [], []
@@ -93,10 +96,17 @@ class ScriptedChatGenerator:
         streaming_callback: Any = None,
     ) -> dict[str, Any]:
         self.prompts.append(messages)
-        self.calls.append({"backend": backend, "generation_kwargs": generation_kwargs, "thinking": enable_thinking})
+        self.calls.append(
+            {
+                "backend": backend,
+                "generation_kwargs": generation_kwargs,
+                "thinking": enable_thinking,
+                "streamed": streaming_callback is not None,
+            }
+        )
         if self.error:
             raise self.error
-        for chunk in self.chunks:
+        for chunk in self.chunks if streaming_callback is not None else []:
             await streaming_callback(StreamingChunk(content=chunk))
         return {"replies": [ChatMessage.from_assistant(self.reply)]}
 
@@ -318,7 +328,7 @@ async def test_prompted_thinking_streams_reasoning_and_answer_apart(rag):
     assert response == "Le délai est de 3 mois [1]."  # [9] points at no passage: never streamed
     answer = next(e for e in events if e.type == "answer").data
     assert (answer.answer, answer.thinking, answer.invalid_citations) == (response, thinking.strip(), [9])
-    assert llm.calls == [{"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True}]
+    assert llm.calls == [{"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True, "streamed": True}]
     prompt = llm.prompts[0]
     assert prompt[-1].is_from("assistant")
     assert prompt[-1].text == "<thinking>\n"
@@ -420,3 +430,18 @@ async def test_a_question_the_passages_do_not_cover_keeps_the_sources_and_skips_
     assert answer.answer == NOT_IN_DOCUMENTS
     assert [s["cited"] for s in answer.sources] == [False, False]
     assert llm.prompts == []
+
+
+async def test_a_whole_answer_is_asked_of_the_llm_without_streaming(rag):
+    llm = ScriptedChatGenerator(PROMPTED)
+    options = GenerationOptions(enable_thinking=True, prompted_thinking=True, stream_tokens=False)
+    events = await _all(rag_events(rag(llm), QUESTION, options=options))
+    assert [e.type for e in events] == ["context", "answer", "done"]  # no token events
+    assert llm.calls[0]["streamed"] is False
+    answer = events[1].data
+    # the same answer as when streamed: reasoning apart, the citation with no passage dropped
+    assert (answer.answer, answer.thinking, answer.invalid_citations) == (
+        "Le délai est de 3 mois [1].",
+        "Le passage [1] donne 3 mois.",
+        [9],
+    )

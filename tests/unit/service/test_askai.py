@@ -189,3 +189,31 @@ def test_combined_filters():
     assert combined_filters(None, None) is None
     assert combined_filters("voirie", None) == theme
     assert combined_filters("voirie", other) == {"operator": "AND", "conditions": [theme, other]}
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "streamed"),
+    [
+        ("/v1/chat/completions", _ask(), False),
+        ("/v1/chat/completions", _ask(stream=True), True),
+        ("/v1/chat/completions", _ask(use_rag=False), False),
+        ("/askai/query", {"question": "Quel est le délai du lot 2 ?"}, False),
+    ],
+)
+def test_the_llm_streams_only_to_clients_that_stream(make_client, route, body, streamed):
+    rag_llm, chat_llm = ScriptedChatGenerator(THINKING_REPLY), FakeChatGenerator("Bonjour à vous.")
+    response = make_client(llm=rag_llm, chat_llm=chat_llm).post(route, json=body)
+    assert response.status_code == 200
+    calls = rag_llm.calls + chat_llm.calls
+    assert [c["streamed"] for c in calls] == [streamed]
+
+
+def test_the_websocket_streams_tokens(make_client):
+    rag_llm = ScriptedChatGenerator(THINKING_REPLY)
+    with make_client(llm=rag_llm).websocket_connect("/askai/ws") as socket:
+        socket.send_json({"question": "Quel est le délai du lot 2 ?", "enable_thinking": True})
+        events = []
+        while not events or events[-1]["type"] != "done":
+            events.append(socket.receive_json())
+    assert "response" in {e["type"] for e in events}
+    assert rag_llm.calls[0]["streamed"] is True
