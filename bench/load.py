@@ -7,7 +7,7 @@ throughput, p50/p95/p99 latency by kind of request, errors, the service's peak m
 from the service's own access log the overhead p95 (total minus embedding, retrieval, ranking and LLM time).
 
     .venv/bin/python bench/load.py --users 1 8 32 --duration 60
-    .venv/bin/python bench/load.py --users 32 --duration 300 --cache redis --kill-redis-at 60
+    .venv/bin/python bench/load.py --users 32 --duration 300 --cache redis --kill-redis-at 60   (starts Redis if none)
     .venv/bin/python bench/load.py --url http://127.0.0.1:1416 --api-key ... --log var/log/serve.log
 
 The local LLM (0.5B on 2 shared CPU cores) writes ~11 tokens/s: uncached answers are capped at `--max-tokens`.
@@ -22,6 +22,7 @@ import os
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -189,6 +190,16 @@ class Service:
         shutil.rmtree(self.tmp / "data", ignore_errors=True)
 
 
+def redis_answers(port: int = 6379) -> bool:
+    """True when a Redis answers PING on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 async def kill_and_restart_redis(at: float, down_for: float, events: list[str]) -> None:
     await asyncio.sleep(at)
     events.append(f"{time.strftime('%H:%M:%S')} stop_redis.sh")
@@ -276,6 +287,10 @@ def main() -> None:
     args = parser.parse_args()
     mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
 
+    started_redis = False
+    if args.cache == "redis" and not args.url and not redis_answers():
+        subprocess.run(["bash", str(ROOT / "scripts" / "start_redis.sh")], check=True)
+        started_redis = True  # stopped again at the end
     service = None
     if args.url:
         url, keys, log, pid = args.url, [args.api_key or ""], Path(args.log) if args.log else None, None
@@ -302,6 +317,8 @@ def main() -> None:
     finally:
         if service is not None:
             service.stop()
+        if started_redis:
+            subprocess.run(["bash", str(ROOT / "scripts" / "stop_redis.sh")], check=False)
     print_table(rows)
     print(f"\nmix {mix}, max_tokens {args.max_tokens}, cache {args.cache}, {args.duration:.0f} s per level")
     for event in events:
