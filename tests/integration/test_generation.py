@@ -53,6 +53,22 @@ def test_openai_stream_sends_reasoning_apart_with_thinking_on_and_none_with_it_o
     assert content.strip()
 
 
+def test_openai_whole_answer_keeps_reasoning_apart_too(service: str) -> None:
+    # Asked without "stream", the LLM is called without streaming: the reasoning is split from the finished reply.
+    completion = client(service).chat.completions.create(
+        model="rag",
+        messages=[{"role": "user", "content": QUESTION}],
+        max_tokens=160,
+        extra_body={"enable_thinking": True},
+    )
+    message = completion.choices[0].message
+    reasoning = (message.model_extra or {}).get("reasoning_content") or ""
+    assert reasoning.strip(), "no reasoning_content with thinking on"
+    assert message.content.partition("\n---\n**Sources**")[0].strip(), "no answer after the reasoning"
+    for tag in ("<thinking>", "</thinking>", "<answer>", "</answer>", "<think>"):
+        assert tag not in message.content
+
+
 def test_askai_websocket_sends_context_first_and_ends_with_done(service: str) -> None:
     from websockets.sync.client import connect
 
