@@ -270,6 +270,27 @@ def print_table(rows: list[dict]) -> None:
               f"p95 {o['outside_graph_p95']:.2f} ms")
 
 
+def measure_levels(  # noqa: PLR0917
+    args: argparse.Namespace, mix: dict[str, float], service: Service | None, url: str, keys: list[str],
+    log: Path | None, pid: int | None, events: list[str],
+) -> list[dict]:
+    """Run each N of `--users` for `--duration` seconds; one row of figures per N."""
+    rows = []
+    for users in args.users:
+        if service is not None:  # each level starts with an empty answer cache
+            bump_index_generation(service.data_dir)
+        since = time.time()
+        run = asyncio.run(run_level(url, keys, users, args.duration, mix, args.max_tokens, args.kill_redis_at, events))
+        time.sleep(1)
+        lines = access_lines(log, since) if log else []
+        peak = peak_rss_mb(service_pids(pid)) if pid else float("nan")
+        rows.append(report(run, lines, peak))
+        print(f"N={users}: {len(run.samples)} requests, {len(run.errors)} errors in {run.seconds:.0f} s", flush=True)
+        for error in sorted(set(run.errors))[:5]:
+            print(f"  error: {error}")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 8, 32])
@@ -284,6 +305,9 @@ def main() -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--log", default=None, help="that service's log, for the overhead figures")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--warmup", type=float, default=0,
+                        help="seconds of load at the highest N before measuring (not counted): a freshly started "
+                             "local vLLM answers 2-4 times slower for its first minutes under load")
     args = parser.parse_args()
     mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
 
@@ -298,22 +322,13 @@ def main() -> None:
         service = Service(max(args.users), args.cache, args.data_dir, args.port)
         url, keys, log, pid = service.url, service.keys, service.log, service.process.pid
         print(f"service: {url} (config {service.config}, log {service.log})", flush=True)
-    rows, events = [], []
+    rows: list[dict] = []
+    events: list[str] = []
     try:
-        for users in args.users:
-            if service is not None:  # each level starts with an empty answer cache
-                bump_index_generation(service.data_dir)
-            since = time.time()
-            run = asyncio.run(run_level(url, keys, users, args.duration, mix, args.max_tokens, args.kill_redis_at,
-                                        events))
-            time.sleep(1)
-            lines = access_lines(log, since) if log else []
-            peak = peak_rss_mb(service_pids(pid)) if pid else float("nan")
-            rows.append(report(run, lines, peak))
-            print(f"N={users}: {len(run.samples)} requests, {len(run.errors)} errors in {run.seconds:.0f} s",
-                  flush=True)
-            for error in sorted(set(run.errors))[:5]:
-                print(f"  error: {error}")
+        if args.warmup > 0:
+            warm = asyncio.run(run_level(url, keys, max(args.users), args.warmup, mix, args.max_tokens, None, []))
+            print(f"warm-up: {len(warm.samples)} requests in {warm.seconds:.0f} s (not counted)", flush=True)
+        rows = measure_levels(args, mix, service, url, keys, log, pid, events)
     finally:
         if service is not None:
             service.stop()
