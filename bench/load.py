@@ -22,7 +22,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,10 +193,8 @@ class Service:
 def redis_answers(port: int = 6379) -> bool:
     """True when a Redis answers PING on 127.0.0.1:`port`."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
-    except OSError:
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1).ping())
+    except redis.RedisError:
         return False
 
 

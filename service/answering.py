@@ -223,7 +223,7 @@ async def _run_streaming(
                         router.citations = CitationStreamFilter(len(documents))
                         await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
-                        for event in router.close() if options.stream_tokens else []:
+                        for event in router.close():  # nothing when nothing was streamed
                             await queue.put(event)
                         if name in include:
                             await queue.put(Event("answer", partial[name]))
