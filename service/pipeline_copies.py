@@ -9,10 +9,15 @@ embedding is a list of 384 floats: copying it took 7.3 ms, twice per question (t
 retriever's input), while every other request waited for the loop.
 
 `skip_copying_immutables()` puts a front in place of that function: strings, numbers, booleans, bytes and None are
-returned as they are (what `copy.deepcopy` returns for them anyway), a `Document` is deep-copied directly (it is
+returned as they are (what `copy.deepcopy` returns for them anyway), a `Document` is copied field by field (it is
 never a Component); everything else goes to Haystack's own function, whose recursion comes back through the front.
 Results are the same objects or equal copies as before. Measured: the 384-float embedding 7.3 → 0.03 ms, 50
-retrieved chunks 1.04 → 0.43 ms.
+retrieved chunks 1.04 → 0.43 ms with `copy.deepcopy` per Document, 0.43 → 0.07 ms field by field.
+
+A chunk's metadata is JSON-like (~25 fields: strings, numbers, lists of strings); `copy.deepcopy` spends ~60 calls
+on it, each with a memo dictionary. `copy_document` rebuilds dicts, lists and tuples of such values directly and
+hands anything else (a `ByteStream`, a `SparseEmbedding`, a datetime, a custom object) to `copy.deepcopy`. One
+difference, harmless for a copy that nobody shares: two fields holding the same list get two equal lists.
 """
 
 from __future__ import annotations
@@ -23,6 +28,27 @@ from typing import Any
 from haystack import Document
 
 IMMUTABLE_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of a JSON-like value (dicts, lists, tuples of immutables); anything else through `copy.deepcopy`."""
+    kind = value.__class__
+    if kind in IMMUTABLE_TYPES:
+        return value
+    if kind is dict:
+        return {key: copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_value(item) for item in value]
+    if kind is tuple:
+        return tuple(copy_value(item) for item in value)
+    return copy.deepcopy(value)
+
+
+def copy_document(doc: Document) -> Document:
+    """A deep copy of a `Document`, equal to `copy.deepcopy(doc)`, field by field."""
+    copied = object.__new__(Document)
+    copied.__dict__.update({name: copy_value(value) for name, value in doc.__dict__.items()})
+    return copied
 
 
 def skip_copying_immutables() -> None:
@@ -39,7 +65,7 @@ def skip_copying_immutables() -> None:
             return obj
         if kind is Document:
             try:
-                return copy.deepcopy(obj)
+                return copy_document(obj)
             except Exception:  # as Haystack's own: an object that cannot be copied is passed on as it is
                 return obj
         return haystacks_copy(obj)

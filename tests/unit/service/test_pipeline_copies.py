@@ -1,11 +1,14 @@
+import copy
+import datetime
 from collections import namedtuple
 
 import pytest
 from haystack import Document, Pipeline, component
 from haystack.core.pipeline import pipeline as haystack_pipeline
 from haystack.core.pipeline import utils as haystack_utils
+from haystack.dataclasses import ByteStream, SparseEmbedding
 
-from service.pipeline_copies import skip_copying_immutables
+from service.pipeline_copies import copy_document, skip_copying_immutables
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +73,27 @@ def test_a_graph_still_hands_each_node_its_own_copy(front):
     assert out["tagger"]["embedding"] == [0.5, 0.5, 99.0]
     assert doc.meta == {}
     assert embedding == [0.5, 0.5]
+
+
+def test_a_document_copied_field_by_field_equals_its_deep_copy():
+    doc = Document(
+        content="Facture 2023-114",
+        blob=ByteStream(b"%PDF", mime_type="application/pdf"),
+        meta={"ao_id": "A2458", "tags": ["enrobés", "RD 912"], "pages": (1, 2), "extra": {"lot": [3]},
+              "date": datetime.date(2025, 10, 8)},
+        score=0.5,
+        embedding=[0.1, 0.2],
+        sparse_embedding=SparseEmbedding(indices=[1, 7], values=[0.5, 0.25]),
+    )
+    copied = copy_document(doc)
+    assert copied == copy.deepcopy(doc) == doc
+    assert type(copied) is Document
+    assert copied.id == doc.id
+    for field in ("meta", "embedding", "blob", "sparse_embedding"):
+        assert getattr(copied, field) is not getattr(doc, field)
+    copied.meta["tags"].append("purges")
+    copied.meta["extra"]["lot"].append(4)
+    copied.embedding.append(0.3)
+    assert doc.meta["tags"] == ["enrobés", "RD 912"]
+    assert doc.meta["extra"] == {"lot": [3]}
+    assert doc.embedding == [0.1, 0.2]
