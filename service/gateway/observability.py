@@ -8,9 +8,9 @@ import json
 import logging
 import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 from haystack import tracing
@@ -18,8 +18,6 @@ from haystack.tracing import Span, Tracer
 from prometheus_client import Counter, Gauge, Histogram
 
 from service.gateway.context import RequestContext, current_request
-
-access_logger = logging.getLogger("service.access")
 
 COMPONENT_SPAN = "haystack.component.run"
 # Stage of a component, from its fully qualified class name (case-insensitive substring, first match wins);
@@ -96,48 +94,93 @@ def install_stage_timing() -> None:
         tracing.enable_tracing(StageTimingTracer(actual))
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever `sys.stdout` is at the time (it may be replaced after start-up)."""
+class AccessLog:
+    """
+    Access lines go to stdout as bare JSON (one object per line), whatever else logs; the event loop only queues each
+    line, a writer thread writes them.
 
-    @property  # type: ignore[override]
-    def stream(self):  # type: ignore[no-untyped-def]
-        return sys.stdout
+    Written from the loop, a line waited for stdout: a write held up by the file or pipe behind it stopped every
+    request (one 185 ms stall in `StreamHandler.emit` in a py-spy profile of bench/load.py at N=32). The queue is a
+    `queue.SimpleQueue` of finished strings, not a `logging` handler chain: with `logging.handlers.QueueHandler` each
+    line cost the loop a `LogRecord`, its copy, a caller lookup and a `threading.Condition` wake-up, ~11 % of the
+    loop's time on cached answers (py-spy, bench/load.py --mix repeated=1).
+    """
 
-    @stream.setter
-    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
-        pass
+    def __init__(self) -> None:
+        self._lines: queue.SimpleQueue[str | threading.Event | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_lines, name="access-log", daemon=True)
+        self._writer.start()
+        atexit.register(self.close)
+
+    def write(self, line: str) -> None:
+        self._lines.put(line)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every line queued so far is written."""
+        written = threading.Event()
+        self._lines.put(written)
+        written.wait(timeout)
+
+    def close(self) -> None:
+        """Write what is still queued, then stop the writer."""
+        if self._writer.is_alive():
+            self._lines.put(None)
+            self._writer.join(timeout=5.0)
+
+    def _write_lines(self) -> None:
+        while True:
+            item = self._lines.get()
+            batch: list[str] = []
+            while True:  # what else is queued goes out in the same write
+                if item is None or isinstance(item, threading.Event):
+                    self._emit(batch)
+                    batch = []
+                    if item is None:
+                        return
+                    item.set()
+                else:
+                    batch.append(item)
+                try:
+                    item = self._lines.get_nowait()
+                except queue.Empty:
+                    break
+            self._emit(batch)
+
+    @staticmethod
+    def _emit(batch: list[str]) -> None:
+        if not batch:
+            return
+        try:
+            sys.stdout.write("\n".join(batch) + "\n")  # whatever sys.stdout is now (tests replace it)
+            sys.stdout.flush()
+        except (OSError, ValueError):  # stdout closed or gone: the lines are lost, the service goes on
+            pass
 
 
-_lines: queue.Queue[logging.LogRecord] | None = None  # access lines on their way to the writer thread
+_access_log: AccessLog | None = None  # one writer thread per process, started by configure_access_log
 
 
 def configure_access_log(level: str) -> None:
     """
-    Access lines go to stdout as bare JSON (one object per line), whatever else logs.
+    Start the access log's writer (once per process) and set the gateway's own log level.
 
-    The event loop only queues each line; a writer thread (`logging.handlers.QueueListener`) writes it. Written from
-    the loop, a line waited for stdout: a write held up by the file or pipe behind it stopped every request (one
-    185 ms stall in `StreamHandler.emit` in a py-spy profile of bench/load.py at N=32).
+    uvicorn's own access line is silenced: Hayhooks' `create_app` hands the `uvicorn.access` logger to loguru again
+    after uvicorn was told `access_log=False`, and uvicorn writes its line whenever that logger has a handler. Call
+    this after `create_app()`.
     """
-    global _lines  # noqa: PLW0603 (one writer thread per process, started once)
-    if access_logger.handlers:
-        return
-    writer = _StdoutHandler()
-    writer.setFormatter(logging.Formatter("%(message)s"))
-    _lines = queue.Queue()
-    listener = QueueListener(_lines, writer)
-    listener.start()
-    atexit.register(listener.stop)  # writes what is still queued, then stops
-    access_logger.addHandler(QueueHandler(_lines))
-    access_logger.setLevel(logging.INFO)
-    access_logger.propagate = False
+    global _access_log  # noqa: PLW0603
+    if _access_log is None:
+        _access_log = AccessLog()
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers = []
+    uvicorn_access.propagate = False
     logging.getLogger("service.gateway").setLevel(level.upper())
 
 
 def flush_access_log() -> None:
     """Wait until every access line queued so far is written."""
-    if _lines is not None:
-        _lines.join()
+    if _access_log is not None:
+        _access_log.flush()
 
 
 def record(ctx: RequestContext, route: str, status: int, degraded: list[str], log: bool) -> dict[str, Any]:
@@ -171,6 +214,6 @@ def record(ctx: RequestContext, route: str, status: int, degraded: list[str], lo
             "total": round(total * 1000, 2),
         },
     }
-    if log:
-        access_logger.info(json.dumps(line, ensure_ascii=False))
+    if log and _access_log is not None:
+        _access_log.write(json.dumps(line, ensure_ascii=False))
     return line

@@ -10,6 +10,7 @@ test stops and restarts the real server with scripts/stop_elasticsearch.sh / sta
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -86,9 +87,9 @@ class Background:
 
 
 @pytest.fixture(scope="module")
-def redis_service(local_llm: str, indexed_data_dir: Path, redis_server: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The service with the answer cache and the rate limits in the real Redis; returns (URL, API key)."""
+def redis_running(local_llm: str, indexed_data_dir: Path, redis_server: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningService, str]]:
+    """The service with the answer cache and the rate limits in the real Redis; returns (service, API key)."""
     key = secrets.token_urlsafe(24)
     tmp = tmp_path_factory.mktemp("gateway-redis")
     shutil.copytree(indexed_data_dir, tmp / "data")
@@ -185,6 +186,23 @@ def test_auth_is_enforced_by_the_real_service(redis_service):
     assert response.headers["x-request-id"]
     metrics = httpx.get(f"{base_url}/metrics", headers={"x-api-key": key}).text
     assert "rag_requests_total" in metrics
+
+
+def test_the_real_service_writes_one_access_line_per_request(redis_running):
+    running, key = redis_running
+    probe = secrets.token_hex(4)
+    response = httpx.get(f"{running.base_url}/v1/models?probe={probe}", headers={"x-api-key": key})
+    request_id = response.headers["x-request-id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and request_id not in running.log.read_text(encoding="utf-8"):
+        time.sleep(0.2)
+    time.sleep(0.5)  # a second line, if any, would be written by now
+    log = running.log.read_text(encoding="utf-8")
+    lines = [line for line in log.splitlines() if request_id in line]
+    assert len(lines) == 1, lines
+    access = json.loads(lines[0])
+    assert (access["request_id"], access["route"], access["status"]) == (request_id, "/v1/models", 200)
+    assert probe not in log  # uvicorn's own access line (with the query string) is not written
 
 
 # ---- BM25 store (Elasticsearch) down mid-run ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 from fastapi import FastAPI, Request
@@ -11,7 +12,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from components.retrievers import FaultTolerantRetriever
 from service.gateway import install_gateway
 from service.gateway.context import CURRENT_REQUEST, RequestContext
-from service.gateway.observability import flush_access_log, install_stage_timing, stage_of
+from service.gateway.observability import AccessLog, flush_access_log, install_stage_timing, stage_of
 
 pytestmark = pytest.mark.unit
 
@@ -115,3 +116,27 @@ def test_a_degraded_openai_answer_says_so_in_its_text():
     assert "mode dégradé" in data["choices"][0]["message"]["content"]
     chunk = json.loads(degraded_sse(["dense"]).decode().removeprefix("data: "))
     assert "recherche sémantique" in chunk["choices"][0]["delta"]["content"]
+
+
+def test_the_access_log_writes_every_line_in_order_from_its_own_thread(capsys):
+    access_log = AccessLog()
+    try:
+        for n in range(500):
+            access_log.write(json.dumps({"n": n}))
+        access_log.flush()
+        assert [json.loads(line)["n"] for line in capsys.readouterr().out.splitlines()] == list(range(500))
+        access_log.write('{"n": "last"}')
+    finally:
+        access_log.close()  # writes what is still queued
+    assert capsys.readouterr().out == '{"n": "last"}\n'
+    access_log.close()  # closing twice is harmless
+
+
+def test_uvicorn_writes_no_access_line_of_its_own_once_the_gateway_is_installed(settings):
+    from hayhooks import create_app
+
+    app = create_app()  # Hayhooks hands `uvicorn.access` to loguru here
+    assert logging.getLogger("uvicorn.access").hasHandlers()
+    install_gateway(app, with_sections(settings, auth={"mode": "dev"}, cache={"backend": "off"}))
+    # uvicorn's HTTP protocols write their access line when, and only when, this logger has a handler.
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
