@@ -46,19 +46,29 @@ class TokenBudget:
 
     def cut(self, text: str, max_tokens: int) -> tuple[str, bool]:
         """:returns: the first `max_tokens` tokens of `text` (whole words when it can) and whether it was cut."""
+        head, was_cut, _ = self.fit(text, max_tokens)
+        return head, was_cut
+
+    def fit(self, text: str, max_tokens: int) -> tuple[str, bool, int]:
+        """
+        `cut`, with the tokens `text` takes when it fits (one encoding for both).
+
+        :returns: the first `max_tokens` tokens of `text`, whether it was cut, and its token count when it was not
+            (`max_tokens` when it was).
+        """
         self.warm_up()
         if self._tokenizer is None:
             limit = max_tokens * self.CHARS_PER_TOKEN
             if len(text) <= limit:
-                return text, False
+                return text, False, -(-len(text) // self.CHARS_PER_TOKEN)
             end = limit
         else:
             encoding = self._tokenizer.encode(text, add_special_tokens=False)
             if len(encoding.ids) <= max_tokens:
-                return text, False
+                return text, False, len(encoding.ids)
             end = encoding.offsets[max_tokens][0] if max_tokens > 0 else 0
         head = text[:end]
         space = head.rfind(" ")
         if space > len(head) // 2:
             head = head[:space]
-        return head.rstrip() + " […]", True
+        return head.rstrip() + " […]", True, max_tokens

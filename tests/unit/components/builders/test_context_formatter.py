@@ -83,6 +83,23 @@ def test_token_budget_is_counted_with_the_real_tokenizer_and_shared_by_a_documen
     assert [d.meta["source"] for d in out["documents"]] == ["a", "b"]  # a's budget is spent
 
 
+def test_a_passage_seen_before_is_shown_the_same_whatever_budget_is_left():
+    from components.builders.token_budget import TokenBudget
+
+    budget = TokenBudget(str(QWEN_TOKENIZER))
+    words = " ".join(f"mot{i}" for i in range(50))  # ~150 tokens
+    short = "Le **délai** du chantier A2458 est de 12 semaines."
+    assert budget.fit(short, 50) == (short, False, budget.count(short))  # one encoding gives the count too
+    formatter = ContextFormatter(max_tokens_per_doc=200, max_chunks_per_source=3, tokenizer=str(QWEN_TOKENIZER))
+    alone = formatter.run(documents=[_doc("a", words)])["documents"]
+    assert alone[0].content == words  # fits in 200 tokens
+    # The same passage after another one of its document: less budget left, so now it is cut.
+    after = formatter.run(documents=[_doc("a", words + " fin"), _doc("a", words)])["documents"]
+    assert after[1].content.endswith(" […]")
+    assert budget.count(after[1].content.removesuffix(" […]")) <= 200 - budget.count(words + " fin")
+    assert formatter.run(documents=[_doc("a", words)])["documents"][0].content == words  # and whole again alone
+
+
 def test_strip_markup_keeps_figures():
     assert strip_markup("*Prix* : 1 250,00 € HT<br>") == "Prix : 1 250,00 € HT"
 
