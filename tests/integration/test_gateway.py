@@ -107,8 +107,15 @@ def redis_running(local_llm: str, indexed_data_dir: Path, redis_server: str,
         },
     )
     running = RunningService(config, tmp / "serve.log")
-    yield running.base_url, key
+    yield running, key
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_service(redis_running: tuple[RunningService, str]) -> tuple[str, str]:
+    """(URL, API key) of `redis_running`."""
+    running, key = redis_running
+    return running.base_url, key
 
 
 def test_killing_redis_mid_run_fails_no_request_and_it_recovers_without_restart(redis_service):
