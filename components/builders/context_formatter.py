@@ -114,7 +114,7 @@ class ContextFormatter:
         self._analyzer = FrenchAnalyzer()
         # The same passages come back request after request: their terms and their shown text (markup stripped,
         # cut to a budget, counted) are worked out once. ~2 ms per answer on the event loop under load otherwise.
-        self._terms_of = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
+        self._passage_terms = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
         self._shown = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._fit)
 
     def warm_up(self) -> None:
@@ -130,10 +130,10 @@ class ContextFormatter:
 
     def question_coverage(self, question: str, document: Document) -> float:
         """Share of the question's terms found in the passage (its title included)."""
-        terms = self._terms_of(question)
+        terms = self._terms(question)  # a new question each time: not kept
         if not terms:
             return 1.0
-        found = self._terms_of(f"{document.meta.get('title') or ''} {document.content or ''}")
+        found = self._passage_terms(f"{document.meta.get('title') or ''} {document.content or ''}")
         return len(terms & found) / len(terms)
 
     @component.output_types(documents=list[Document], context=str)

@@ -44,14 +44,9 @@ class TokenBudget:
             return -(-len(text) // self.CHARS_PER_TOKEN)
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def cut(self, text: str, max_tokens: int) -> tuple[str, bool]:
-        """:returns: the first `max_tokens` tokens of `text` (whole words when it can) and whether it was cut."""
-        head, was_cut, _ = self.fit(text, max_tokens)
-        return head, was_cut
-
     def fit(self, text: str, max_tokens: int) -> tuple[str, bool, int]:
         """
-        `cut`, with the tokens `text` takes when it fits (one encoding for both).
+        Cut `text` to `max_tokens` tokens (whole words when it can), counting it in the same encoding.
 
         :returns: the first `max_tokens` tokens of `text`, whether it was cut, and its token count when it was not
             (`max_tokens` when it was).
