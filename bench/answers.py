@@ -1,25 +1,37 @@
-"""Answer quality and latency of the full `rag` graph with the configured LLM, on PIAF questions.
+"""What a user reads: answer quality, refusals, invented figures and latency of the full `rag` graph.
 
-A sample of `../shared/bench/piaf-v1.1` questions (which carry reference answers) is answered end to end: the
-paragraphs they need plus random distractors are indexed by the real indexing command into a temporary data dir,
-then each question runs through the `rag` graph as the service runs it (streamed, citations checked). A few
-questions whose paragraph is left out of the index measure how often the model says the documents do not hold the
-answer (the exact sentence the prompts ask for) instead of inventing one.
+Every question runs through the service's own answering path (`service.answering.rag_events`: the question
+rewrite for follow-ups, retrieval, the answerability check, the prompt, the configured LLM, the citation check),
+streamed as the OpenAI route streams it. Each configuration given with `--variant NAME:key=value,...` (dotted keys
+of hayhooks.yml, as in bench/retrieval.py) is a column of one table, side by side with the base configuration.
 
-Printed: answer containment and token F1 against the references, citation precision (share of cited passages
-that contain a reference answer), share of answers with at least one valid citation, refusal rates, time to first
-answer token and to last token (p50/p95).
+Suites (`--suites`, all by default):
+- `samples`: `samples/questions.yml` over `samples/corpus/`. An answer is **right** when every one of the question's
+  `key_facts` appears in it, compared after normalisation (case, accents, punctuation, spaces inside numbers,
+  decimal comma or dot) and it is not a refusal; an unanswerable question (`expected_source: null`) is **refused**
+  when the answer holds the refusal sentence (« Les documents fournis ne contiennent pas cette information. »).
+- `conversations`: `samples/conversations.yml`, follow-ups after earlier turns: the standalone question retrieval
+  used names the right affair or document (one of `must_name`), and the answer is right (as above).
+- `piaf`, `spf`: a sample of `../shared/bench/piaf-v1.1` and `../shared/bench/spf-qr` (answers.jsonl): the
+  paragraphs of the answerable questions plus random distractors are indexed; unanswerable questions are mixed in
+  (their paragraph is left out). Containment (a reference answer inside the answer) and token F1.
+For every suite: answers holding a figure found in no passage given to the model (nor in the question), time to
+first answer token and to the last one (p50 / p95), and decoding speed (answer tokens per second after the first).
 
-    .venv/bin/python bench/answers.py --sample 24 --unanswerable 6 --distractors 60
+    .venv/bin/python bench/answers.py                                   # every suite, the configured model
+    .venv/bin/python bench/answers.py --suites samples conversations \\
+        --variant "1.5b:models.llm.default=qwen2.5-coder-1.5b-instruct"
 
-Latency: vLLM caches prompt prefixes, so running the same sample (same --seed) twice on one server gives a much
-lower time to first token the second time; compare runs on a fresh server or change the seed.
+Indexes are built once per corpus and indexing configuration under /dev/shm (`--data-root`). vLLM caches prompt
+prefixes: a second run of the same questions on one server gives a lower time to first token; compare latency on
+the first run of a server, or read it from the first column only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -27,10 +39,10 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +51,33 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
-from service.pipelines import build_pipeline  # noqa: E402
-from service.settings import load_settings  # noqa: E402
+from haystack.dataclasses import ChatMessage  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 
-DATASET = ROOT.parent / "shared" / "bench" / "piaf-v1.1"
+from components.builders.figures import unsupported_figures  # noqa: E402
+from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
+from service.pipelines import bound_definition, build_pipeline  # noqa: E402
+from service.settings import Settings, config_path  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "bench"
+SAMPLES = ROOT / "samples"
+SUITES = ("samples", "conversations", "piaf", "spf")
 _ARTICLES = {"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"}
 
 
+# ---------------------------------------------------------------------------------------------- judging answers
 def normalize(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped, spaces collapsed (digit groups stay together)."""
-    text = unicodedata.normalize("NFKD", text.lower())
+    """Lower case, accents folded, punctuation dropped, spaces collapsed; `631 592,50` and `631592.50` agree."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe"))
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"(?<=\d)[\s\u202f\u00a0.](?=\d{3}\b)", "", text)  # 100 000 / 100.000 -> 100000
+    text = re.sub(r"(?<=\d)[.,](?=\d)", "d", text)  # decimal comma or dot, the same
     text = re.sub(r"[^\w\s]", " ", text)
     return " ".join(text.split())
+
+
+def contains(text: str, needle: str) -> bool:
+    return bool(normalize(needle)) and f" {normalize(needle)} " in f" {normalize(text)} "
 
 
 def tokens(text: str) -> list[str]:
@@ -69,11 +93,251 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def contains(text: str, references: list[str]) -> bool:
-    haystack = f" {normalize(text)} "
-    return any(f" {normalize(r)} " in haystack for r in references if normalize(r))
+def is_refusal(answer: str) -> bool:
+    return contains(answer, NOT_IN_DOCUMENTS)
 
 
+def is_right(answer: str, key_facts: list[str]) -> bool:
+    """Every key fact in the answer, and the answer is not a refusal."""
+    return bool(key_facts) and not is_refusal(answer) and all(contains(answer, fact) for fact in key_facts)
+
+
+# ---------------------------------------------------------------------------------------------- configuration
+def config_with(overrides: dict[str, Any]) -> dict[str, Any]:
+    data = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
+    for dotted, value in overrides.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    name, _, spec = text.partition(":")
+    overrides: dict[str, Any] = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant expects NAME:key=value,key=value, got {text!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return name, overrides
+
+
+def index_folder(name: str, files: Path, overrides: dict[str, Any], data_root: Path) -> Path:
+    """The folder indexed by the real `rag index` into a data dir keyed by its files and the indexing graph."""
+    base = config_with(overrides)
+    digest = hashlib.sha256(json.dumps(bound_definition("indexing", Settings(**base)), sort_keys=True).encode())
+    for path in sorted(files.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    data_dir = data_root / f"rag-answers-{name}-{digest.hexdigest()[:12]}"
+    config_file = data_dir / "hayhooks.yml"
+    if not (data_dir / "indexed").is_file():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(yaml.safe_dump(config_with({**overrides, "stores.data_dir": str(data_dir)})))
+        started = time.monotonic()
+        done = subprocess.run(  # a child process: Qdrant's local mode locks its folder until its process ends
+            [sys.executable, "-m", "service", "index", str(files)],
+            env={**os.environ, "RAG_CONFIG": str(config_file)},
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"indexing {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        (data_dir / "indexed").write_text("ok")
+        print(f"index {name}: {time.monotonic() - started:.0f} s ({data_dir})", flush=True)
+    return data_dir
+
+
+# ---------------------------------------------------------------------------------------------- the questions
+@dataclass
+class Case:
+    suite: str
+    question: str
+    answers: list[str]  # reference answers (containment, F1)
+    key_facts: list[str] = field(default_factory=list)  # samples: what a right answer must hold
+    expected_source: str | None = None
+    answerable: bool = True
+    history: list[tuple[str, str]] = field(default_factory=list)  # (user, assistant) earlier turns
+    must_name: list[str] = field(default_factory=list)
+
+
+def sample_cases() -> list[Case]:
+    rows = yaml.safe_load((SAMPLES / "questions.yml").read_text(encoding="utf-8"))
+    return [
+        Case(
+            "samples",
+            r["question"],
+            [r["answer"]],
+            list(r.get("key_facts") or []),
+            r.get("expected_source"),
+            r.get("expected_source") is not None,
+        )
+        for r in rows
+    ]
+
+
+def conversation_cases() -> list[Case]:
+    rows = yaml.safe_load((SAMPLES / "conversations.yml").read_text(encoding="utf-8"))
+    return [
+        Case(
+            "conversations",
+            r["question"],
+            [r["answer"]],
+            list(r.get("key_facts") or []),
+            r.get("expected_source"),
+            True,
+            [(t["user"], t["assistant"]) for t in r["turns"]],
+            list(r.get("must_name") or []),
+        )
+        for r in rows
+    ]
+
+
+def _read_jsonl(path: Path) -> dict[str, dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return {row["_id"]: row for row in map(json.loads, f)}
+
+
+def beir_cases(  # noqa: PLR0917
+    suite: str, sample: int, unanswerable: int, distractors: int, seed: int, folder: Path
+) -> list[Case]:
+    """Questions with a reference answer, one per paragraph; the paragraphs to index are written to `folder`."""
+    dataset = SHARED / {"piaf": "piaf-v1.1", "spf": "spf-qr"}[suite]
+    corpus, queries = _read_jsonl(dataset / "corpus.jsonl"), _read_jsonl(dataset / "queries.jsonl")
+    answers = _read_jsonl(dataset / "answers.jsonl")
+    qrels: dict[str, str] = {}
+    for line in (dataset / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        query_id, doc_id, _ = line.split("\t")
+        qrels[query_id] = doc_id
+    rng = random.Random(seed)  # noqa: S311 (a reproducible sample, not a secret)
+    candidates = sorted(q for q in queries if q in answers and q in qrels and len(queries[q]["text"].split()) >= 5)
+    rng.shuffle(candidates)
+    picked: list[str] = []
+    used: set[str] = set()
+    for query_id in candidates:
+        if qrels[query_id] not in used:
+            picked.append(query_id)
+            used.add(qrels[query_id])
+        if len(picked) == sample + unanswerable:
+            break
+    answerable, missing = picked[:sample], picked[sample:]
+    needed, left_out = {qrels[q] for q in answerable}, {qrels[q] for q in missing}
+    others = sorted(d for d in corpus if d not in needed and d not in left_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for doc_id in sorted(needed) + rng.sample(others, min(distractors, len(others))):
+        row = corpus[doc_id]
+        front = yaml.safe_dump({"title": row.get("title") or doc_id}, allow_unicode=True)
+        (folder / f"{doc_id}.md").write_text(f"---\n{front}---\n\n{row['text']}\n", encoding="utf-8")
+    return [
+        Case(suite, queries[q]["text"], answers[q]["answers"], [], f"{qrels[q]}.md", q in answerable)
+        for q in answerable + missing
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- running
+@dataclass
+class Result:
+    case: Case
+    answer: str = ""
+    standalone: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    ttft: float | None = None
+    ttlt: float = 0.0
+    answer_tokens: int = 0
+
+    @property
+    def refused(self) -> bool:
+        return is_refusal(self.answer)
+
+    @property
+    def right(self) -> bool:
+        return is_right(self.answer, self.case.key_facts)
+
+    @property
+    def contained(self) -> bool:
+        return not self.refused and any(contains(self.answer, a) for a in self.case.answers)
+
+    @property
+    def f1(self) -> float:
+        return max((token_f1(self.answer, a) for a in self.case.answers), default=0.0)
+
+    @property
+    def invented_figures(self) -> list[str]:
+        if self.refused:
+            return []
+        passages = [s.get("text") or "" for s in self.sources] + [s.get("title") or "" for s in self.sources]
+        return unsupported_figures(self.answer, passages, self.case.question)
+
+    @property
+    def retrieved(self) -> bool:
+        return any(Path(str(s.get("source", ""))).name == self.case.expected_source for s in self.sources)
+
+    @property
+    def names_entity(self) -> bool:
+        return any(contains(self.standalone, name) for name in self.case.must_name)
+
+
+class Variant:
+    def __init__(self, name: str, overrides: dict[str, Any]) -> None:
+        self.name, self.overrides = name, overrides
+        self.settings = Settings(**config_with(overrides))
+
+    def graphs(self, data_dir: Path) -> tuple[Any, Any]:
+        settings = Settings(**config_with({**self.overrides, "stores.data_dir": str(data_dir)}))
+        rag = build_pipeline("rag", settings)
+        rag.warm_up()
+        rewriter = (
+            build_pipeline("question_rewrite", settings) if settings.generation.history.rewrite_questions else None
+        )
+        if rewriter is not None:
+            rewriter.warm_up()
+        return rag, rewriter
+
+    def options(self, history: list[tuple[str, str]]) -> GenerationOptions:
+        backend = self.settings.llm_backend()
+        turns: list[ChatMessage] = []
+        for user, assistant in history:
+            turns += [ChatMessage.from_user(user), ChatMessage.from_assistant(assistant)]
+        return GenerationOptions(
+            backend=None,
+            prompted_thinking=backend.thinking == "prompted",
+            include_passage_text=True,
+            history=turns,
+        )
+
+
+async def ask(rag: Any, rewriter: Any, variant: Variant, case: Case, count_tokens: Any) -> Result:
+    result = Result(case)
+    started = time.monotonic()
+    history = variant.settings.generation.history
+    async for event in rag_events(
+        rag,
+        case.question,
+        options=variant.options(case.history),
+        rewriter=rewriter,
+        rewrite_max_tokens=history.rewrite_max_tokens,
+    ):
+        now = time.monotonic() - started
+        if event.type == "context":
+            result.standalone = event.data["question"]
+        elif event.type == "response" and event.data.strip():
+            result.ttft = now if result.ttft is None else result.ttft
+        elif event.type == "answer":
+            result.answer, result.sources = event.data.answer, event.data.sources
+        elif event.type == "error":
+            result.error = str(event.data)
+    result.ttlt = time.monotonic() - started
+    result.answer_tokens = count_tokens(result.answer)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- the table
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -81,167 +345,150 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def read_jsonl(path: Path) -> dict[str, dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return {row["_id"]: row for row in map(json.loads, f)}
+def share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100 * part / whole:.0f} %)" if whole else "n/a"
 
 
-def choose(sample: int, unanswerable: int, distractors: int, seed: int) -> tuple[list, list, list]:
-    """(answerable questions, unanswerable questions, paragraphs to index)."""
-    corpus = read_jsonl(DATASET / "corpus.jsonl")
-    queries = read_jsonl(DATASET / "queries.jsonl")
-    answers = read_jsonl(DATASET / "answers.jsonl")
-    qrels: dict[str, str] = {}
-    for line in (DATASET / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        query_id, doc_id, _ = line.split("\t")
-        qrels[query_id] = doc_id
-    rng = random.Random(seed)  # noqa: S311 (a reproducible sample, not a secret)
-    # Questions that stand alone (at least 6 words) and have a reference answer, one per paragraph.
-    candidates = [q for q in queries if q in answers and q in qrels and len(queries[q]["text"].split()) >= 6]
-    rng.shuffle(candidates)
-    picked: list[str] = []
-    used_docs: set[str] = set()
-    for query_id in candidates:
-        if qrels[query_id] not in used_docs:
-            picked.append(query_id)
-            used_docs.add(qrels[query_id])
-        if len(picked) == sample + unanswerable:
-            break
-    answerable, missing = picked[:sample], picked[sample:]
-    needed = {qrels[q] for q in answerable}
-    left_out = {qrels[q] for q in missing}
-    others = [d for d in corpus if d not in needed and d not in left_out]
-    indexed = sorted(needed) + rng.sample(others, distractors)
-
-    def question(q: str) -> dict[str, Any]:
-        return {"id": q, "text": queries[q]["text"], "answers": answers[q]["answers"], "doc": qrels[q]}
-
-    return [question(q) for q in answerable], [question(q) for q in missing], [corpus[d] for d in indexed]
-
-
-def index(paragraphs: list[dict[str, Any]], workdir: Path) -> Path:
-    """Index the paragraphs (one Markdown file each) with the real `rag index`; returns the config to use."""
-    docs = workdir / "docs"
-    docs.mkdir()
-    for row in paragraphs:
-        title = row.get("title") or row["_id"]
-        front = yaml.safe_dump({"title": title}, allow_unicode=True)
-        (docs / f"{row['_id']}.md").write_text(f"---\n{front}---\n\n{row['text']}\n", encoding="utf-8")
-    config = yaml.safe_load((ROOT / "hayhooks.yml").read_text(encoding="utf-8"))
-    config["stores"]["data_dir"] = str(workdir / "data")
-    config_path = workdir / "hayhooks.yml"
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "index", str(docs)],
-        env={**os.environ, "RAG_CONFIG": str(config_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"indexing failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    print(f"indexed {len(paragraphs)} paragraphs in {time.monotonic() - started:.0f} s", flush=True)
-    return config_path
-
-
-async def answer(pipeline: Any, question: str, options: GenerationOptions) -> dict[str, Any]:
-    started = time.monotonic()
-    first = last = None
-    result: dict[str, Any] = {"answer": "", "sources": [], "error": None}
-    async for event in rag_events(pipeline, question, options=options):
-        now = time.monotonic() - started
-        if event.type == "response":
-            first = now if first is None else first
-            last = now
-        elif event.type == "thinking":
-            last = now
-        elif event.type == "answer":
-            result.update(answer=event.data.answer, sources=event.data.sources, thinking=event.data.thinking)
-        elif event.type == "error":
-            result["error"] = event.data
-    result.update(ttft=first, ttlt=last if last is not None else time.monotonic() - started)
-    return result
-
-
-def report(rows: list[dict[str, Any]], missing_rows: list[dict[str, Any]], model: str) -> None:
-    ok = [r for r in rows if r["error"] is None]
-    cited = [s for r in ok for s in r["sources"] if s["cited"]]
-    precise = [s for r in ok for s in r["sources"] if s["cited"] and contains(s.get("text") or "", r["answers"])]
-    retrieved = [r for r in ok if any(contains(s.get("text") or "", r["answers"]) for s in r["sources"])]
-    ttft = [r["ttft"] for r in ok if r["ttft"] is not None]
-    ttlt = [r["ttlt"] for r in ok]
-    refused = [r for r in ok if NOT_IN_DOCUMENTS in r["answer"]]
-    missing_ok = [r for r in missing_rows if r["error"] is None]
-    complied = [r for r in missing_ok if NOT_IN_DOCUMENTS in r["answer"]]
-    invented = [r for r in missing_ok if contains(r["answer"], r["answers"])]
-
-    def pct(part: list, whole: list) -> str:
-        return f"{100 * len(part) / len(whole):5.1f} % ({len(part)}/{len(whole)})" if whole else "n/a"
-
-    lines = [
-        f"model: {model} — {len(rows)} answerable questions ({len(rows) - len(ok)} LLM failures), "
-        f"{len(missing_rows)} whose paragraph is not indexed",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| answer contains a reference answer | {pct([r for r in ok if contains(r['answer'], r['answers'])], ok)} |",
-        f"| token F1 vs references (mean of max) | {statistics.mean([max(token_f1(r['answer'], a) for a in r['answers']) for r in ok] or [0]):.3f} |",  # noqa: E501
-        f"| a passage given to the LLM contains the answer | {pct(retrieved, ok)} |",
-        f"| answers with ≥1 valid citation | {pct([r for r in ok if any(s['cited'] for s in r['sources'])], ok)} |",
-        f"| citation precision (cited passages holding the answer) | {pct(precise, cited)} |",
-        f"| answerable questions refused (« {NOT_IN_DOCUMENTS[:30]}… ») | {pct(refused, ok)} |",
-        f"| unanswerable: exact refusal sentence | {pct(complied, missing_ok)} |",
-        f"| unanswerable: reference answer given anyway | {pct(invented, missing_ok)} |",
-        f"| time to first answer token p50 / p95 | {percentile(ttft, 0.5):.1f} s / {percentile(ttft, 0.95):.1f} s |",
-        f"| time to last token p50 / p95 | {percentile(ttlt, 0.5):.1f} s / {percentile(ttlt, 0.95):.1f} s |",
+def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
+    ok = [r for r in results if r.error is None]
+    answerable = [r for r in ok if r.case.answerable]
+    unanswerable = [r for r in ok if not r.case.answerable]
+    rows = [("LLM failures", share(len(results) - len(ok), len(results)))]
+    if suite in ("samples", "conversations"):
+        rows.append(("answerable: right (all key facts)", share(sum(r.right for r in answerable), len(answerable))))
+    if suite in ("piaf", "spf"):
+        rows.append(("answerable: contains a reference", share(sum(r.contained for r in answerable), len(answerable))))
+        f1 = statistics.mean([r.f1 for r in answerable]) if answerable else float("nan")
+        rows.append(("answerable: token F1 (mean)", f"{f1:.3f}"))
+    if suite == "conversations":
+        rows.append(("standalone question names the entity", share(sum(r.names_entity for r in ok), len(ok))))
+    rows += [
+        ("answerable: refused", share(sum(r.refused for r in answerable), len(answerable))),
+        ("answerable: answer's document among sources", share(sum(r.retrieved for r in answerable), len(answerable))),
     ]
-    print("\n".join(lines))
+    if unanswerable:
+        rows.append(("unanswerable: refused", share(sum(r.refused for r in unanswerable), len(unanswerable))))
+    rows.append(("answers with a figure in no passage", share(sum(bool(r.invented_figures) for r in ok), len(ok))))
+    ttft = [r.ttft for r in ok if r.ttft is not None]
+    ttlt = [r.ttlt for r in ok]
+    speeds = [
+        r.answer_tokens / (r.ttlt - r.ttft)
+        for r in ok
+        if r.ttft is not None and r.ttlt - r.ttft > 0.5 and not r.refused
+    ]
+    rows += [
+        ("time to first token p50 / p95 (s)", f"{percentile(ttft, 0.5):.1f} / {percentile(ttft, 0.95):.1f}"),
+        ("time to last token p50 / p95 (s)", f"{percentile(ttlt, 0.5):.1f} / {percentile(ttlt, 0.95):.1f}"),
+        ("decoding tokens/s (median)", f"{statistics.median(speeds):.1f}" if speeds else "n/a"),
+    ]
+    return rows
+
+
+def print_table(suites: list[str], columns: dict[str, dict[str, list[Result]]]) -> None:
+    names = list(columns)
+    print("\n| suite | measure | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for suite in suites:
+        per_variant = [dict(suite_rows(suite, columns[n][suite])) for n in names if suite in columns[n]]
+        if not per_variant:
+            continue
+        count = len(columns[names[0]][suite])
+        for measure in per_variant[0]:
+            cells = " | ".join(v.get(measure, "") for v in per_variant)
+            print(f"| {suite} ({count}) | {measure} | {cells} |")
 
 
 async def run(args: argparse.Namespace) -> None:
-    answerable, missing, paragraphs = choose(args.sample, args.unanswerable, args.distractors, args.seed)
-    with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
-        config = index(paragraphs, Path(tmp))
-        settings = load_settings(config)
-        pipeline = build_pipeline("rag", settings)
-        pipeline.warm_up()
-        backend = settings.llm_backend()
-        options = GenerationOptions(
-            enable_thinking=args.thinking,
-            prompted_thinking=backend.thinking == "prompted",
-            include_passage_text=True,
-            generation_kwargs={"max_tokens": args.max_tokens},
-        )
-        rows, missing_rows = [], []
-        for group, out in ((answerable, rows), (missing, missing_rows)):
-            for q in group:
-                result = await answer(pipeline, q["text"], options)
-                out.append({**q, **result})
+    variants = [Variant("default", {})] + [Variant(*parse_variant(v)) for v in args.variant]
+    tokenizer_dir = variants[0].settings.resolve_path(variants[0].settings.generation.tokenizer)
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    cases: dict[str, list[Case]] = {}
+    folders: dict[str, Path] = {}
+    for suite in args.suites:
+        if suite == "samples":
+            cases[suite], folders[suite] = sample_cases(), SAMPLES / "corpus"
+        elif suite == "conversations":
+            cases[suite], folders[suite] = conversation_cases(), SAMPLES / "corpus"
+        else:
+            folder = args.data_root / f"rag-answers-{suite}-docs-{args.seed}-{args.sample}-{args.distractors}"
+            cases[suite] = beir_cases(suite, args.sample, args.unanswerable, args.distractors, args.seed, folder)
+            folders[suite] = folder
+        if args.limit:
+            cases[suite] = cases[suite][: args.limit]
+
+    columns: dict[str, dict[str, list[Result]]] = {}
+    dump: list[dict[str, Any]] = []
+    for variant in variants:
+        columns[variant.name] = {}
+        for suite in args.suites:
+            indexing_overrides = {k: v for k, v in variant.overrides.items() if k.startswith("indexing.")}
+            data_dir = index_folder(
+                suite.replace("conversations", "samples"), folders[suite], indexing_overrides, args.data_root
+            )
+            rag, rewriter = variant.graphs(data_dir)
+            results = []
+            for i, case in enumerate(cases[suite], start=1):
+                result = await ask(rag, rewriter, variant, case, count_tokens)
+                results.append(result)
+                verdict = (
+                    "REFUSED"
+                    if result.refused
+                    else "right"
+                    if result.right
+                    else "contained"
+                    if result.contained
+                    else "-"
+                )
                 print(
-                    f"[{len(rows) + len(missing_rows):2d}] {result['ttlt']:5.1f} s  {q['text'][:60]!r} -> "
-                    f"{result['answer'][:70]!r}  (ref {q['answers'][0][:30]!r})",
+                    f"[{variant.name} {suite} {i:2d}] {result.ttlt:5.1f}s {verdict:9s} {case.question[:55]!r}"
+                    + (f" => {result.standalone[:60]!r}" if case.history else "")
+                    + f" -> {result.answer[:90]!r}",
                     flush=True,
                 )
-        if args.out:
-            Path(args.out).write_text(json.dumps(rows + missing_rows, ensure_ascii=False, indent=1), encoding="utf-8")
-        print()
-        report(rows, missing_rows, backend.model + (" (thinking on)" if args.thinking else ""))
+                dump.append(
+                    {
+                        "variant": variant.name,
+                        "suite": suite,
+                        "question": case.question,
+                        "standalone": result.standalone,
+                        "answer": result.answer,
+                        "reference": case.answers[0],
+                        "key_facts": case.key_facts,
+                        "answerable": case.answerable,
+                        "right": result.right,
+                        "refused": result.refused,
+                        "contained": result.contained,
+                        "retrieved": result.retrieved,
+                        "invented_figures": result.invented_figures,
+                        "ttft": result.ttft,
+                        "ttlt": result.ttlt,
+                        "sources": [{k: s.get(k) for k in ("number", "source", "cited")} for s in result.sources],
+                        "error": result.error,
+                    }
+                )
+            columns[variant.name][suite] = results
+    if args.out:
+        Path(args.out).write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
+    print("\nmodels: " + ", ".join(f"{v.name} = {v.settings.models.llm.default}" for v in variants))
+    print_table(args.suites, columns)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample", type=int, default=24, help="answerable questions")
-    parser.add_argument("--unanswerable", type=int, default=6, help="questions whose paragraph is not indexed")
-    parser.add_argument("--distractors", type=int, default=60, help="other paragraphs indexed")
+    parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES))
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...")
+    parser.add_argument("--sample", type=int, default=24, help="piaf/spf: answerable questions")
+    parser.add_argument("--unanswerable", type=int, default=6, help="piaf/spf: questions whose paragraph is left out")
+    parser.add_argument("--distractors", type=int, default=40, help="piaf/spf: other paragraphs indexed")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--max-tokens", type=int, default=160)
-    parser.add_argument("--thinking", action="store_true", help="answer with thinking on")
+    parser.add_argument("--limit", type=int, default=0, help="the first N questions of each suite only")
+    parser.add_argument("--data-root", type=Path, default=Path("/dev/shm"))  # noqa: S108 (a benchmark scratch dir)
     parser.add_argument("--out", help="write every answer as JSON here")
     args = parser.parse_args()
-    if not (DATASET / "answers.jsonl").is_file():
-        raise SystemExit(f"{DATASET} not found (see ../shared/bench/README.md)")
     asyncio.run(run(args))
 
 
