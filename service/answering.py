@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +25,8 @@ from haystack.dataclasses import ChatMessage, StreamingChunk
 from components.builders.citations import CitationStreamFilter
 from components.builders.cited_answer_builder import source_entry
 from components.builders.reasoning import ReasoningStreamParser, split_reasoning
+from components.builders.standalone_question import StandaloneQuestionBuilder
+from components.builders.statement_citer import NOT_IN_DOCUMENTS, StreamingStatementCiter
 from service.gateway.access import effective_filters
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
@@ -35,11 +36,10 @@ Mode = Literal["rag", "chat"]
 RAG_SOURCES_NODE = "context_formatter"
 RAG_ANSWER_NODE = "answer_builder"
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
+STANDALONE_NODE = "standalone_question"  # pipelines/question_rewrite: the question retrieval uses
 LLM_NODE = "llm"
 
 LLM_UNAVAILABLE = "Le modèle de langage ne répond pas pour le moment"
-# The sentence every RAG prompt asks for when the passages do not hold the answer (prompts/rag_*.jinja2).
-NOT_IN_DOCUMENTS = "Les documents fournis ne contiennent pas cette information."
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Answer:
     invalid_citations: list[int] = field(default_factory=list)
     thinking: str = ""
     question: str | None = None  # the standalone question retrieval used (rewritten from a follow-up)
+    unsupported: list[str] = field(default_factory=list)  # statements no passage supports (never cited)
 
 
 @dataclass
@@ -111,7 +112,7 @@ def rag_inputs(
         "metadata_booster": {"query": question},
         "numeric_prioritizer": {"query": question},
         "ranker": {"query": question},
-        "context_formatter": {"question": question},
+        "answerability": {"query": question},
         "prompt_builder": {
             "question": question,
             "prompt_type": options.prompt_type,
@@ -157,7 +158,7 @@ class _StreamRouter:
         self.parser = ReasoningStreamParser(starts_in_thinking)
         self.thinking_text = ""
         self.answered = False
-        self.citations: CitationStreamFilter | None = None  # set once the numbered passages are known
+        self.citations: CitationStreamFilter | StreamingStatementCiter | None = None  # once the passages are known
 
     def route(self, chunk: StreamingChunk) -> list[Event]:
         if chunk.reasoning is not None and chunk.reasoning.reasoning_text:
@@ -194,6 +195,16 @@ class _StreamRouter:
         return events
 
 
+def _stream_citer(pipeline: Pipeline, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
+    """The answer node's own citation check for a stream (the same rule as the whole answer)."""
+    try:
+        builder = pipeline.get_component(RAG_ANSWER_NODE)
+    except ValueError:
+        return CitationStreamFilter(len(documents))
+    make = getattr(builder, "stream_citer", None)
+    return make(documents) if callable(make) else CitationStreamFilter(len(documents))
+
+
 async def _run_streaming(
     pipeline: Pipeline,
     data: dict[str, Any],
@@ -220,7 +231,7 @@ async def _run_streaming(
                     seen.add(name)
                     if name == sources_node:
                         documents = partial[name]["documents"]
-                        router.citations = CitationStreamFilter(len(documents))
+                        router.citations = _stream_citer(pipeline, documents)
                         await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
                         for event in router.close():  # nothing when nothing was streamed
@@ -245,19 +256,6 @@ async def _run_streaming(
                 await task
 
 
-_QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)
-
-
-def parse_rewritten_question(reply: str, original: str) -> str:
-    """The standalone question from the rewriter's reply; the original question when the reply is unusable."""
-    _, text = split_reasoning(reply)
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _QUESTION_PREFIX.sub("", line).strip().strip("«»\"'` ").strip()
-    if len(line) < 3 or len(line) > max(400, 4 * len(original)):
-        return original
-    return line
-
-
 async def standalone_question(
     rewriter: Pipeline | None, question: str, options: GenerationOptions, max_tokens: int = 64
 ) -> str:
@@ -270,7 +268,8 @@ async def standalone_question(
     if rewriter is None or not options.history:
         return question
     data = {
-        "prompt_builder": {"question": question, "history": list(options.history)},
+        "question": question,
+        "history": list(options.history),
         "llm": {
             "backend": options.backend,
             "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
@@ -279,10 +278,9 @@ async def standalone_question(
     }
     try:
         result = await rewriter.run_async(data)
-    except Exception:
-        return question
-    replies = result.get(LLM_NODE, {}).get("replies") or []
-    return parse_rewritten_question(replies[0].text or "" if replies else "", question)
+    except Exception:  # the LLM failed: the earlier turns' codes are still carried in (the answer reports the fault)
+        return StandaloneQuestionBuilder.resolve(question, question, list(options.history))
+    return result[STANDALONE_NODE]["question"]
 
 
 async def rag_events(
@@ -332,6 +330,7 @@ async def rag_events(
                     out["invalid_citations"],
                     out.get("thinking", "") if options.enable_thinking else "",
                     standalone,
+                    out.get("unsupported", []),
                 ),
             )
         elif event.type == "error":
@@ -399,6 +398,17 @@ async def collect(events: AsyncIterator[Event]) -> Answer:
     if answer is None:
         raise LLMUnavailableError(f"{LLM_UNAVAILABLE}.", sources, mode)
     return answer
+
+
+UNSUPPORTED_NOTE = "⚠ Aucun extrait ne confirme"
+
+
+def unsupported_note(unsupported: list[str]) -> str:
+    """A note a person sees after the answer: the statements (figures among them) that no passage confirms."""
+    if not unsupported:
+        return ""
+    quoted = " ; ".join(f"« {text} »" for text in unsupported)
+    return f"\n\n_{UNSUPPORTED_NOTE} : {quoted}_"
 
 
 def sources_footer(sources: list[dict[str, Any]], invalid_citations: list[int] | None = None) -> str:

@@ -86,6 +86,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "sources": answer.sources,
         "mode": answer.mode,
         "invalid_citations": answer.invalid_citations,
+        "unsupported": answer.unsupported,
         "question": answer.question,
     }
 

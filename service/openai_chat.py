@@ -36,6 +36,7 @@ from service.answering import (
     LLMUnavailableError,
     Mode,
     sources_footer,
+    unsupported_note,
 )
 from service.settings import Settings
 
@@ -263,7 +264,8 @@ def answer_events(
 
 def answer_text(answer: Answer, footer: bool = True) -> str:
     """The full text an OpenAI client receives for a finished answer."""
-    return answer.answer + (sources_footer(answer.sources, answer.invalid_citations) if footer else "")
+    note = unsupported_note(answer.unsupported)
+    return answer.answer + note + (sources_footer(answer.sources, answer.invalid_citations) if footer else "")
 
 
 def unavailable(error: LLMUnavailableError) -> HTTPException:
@@ -321,6 +323,8 @@ async def openai_deltas(
             yield event.data
         elif event.type == "answer":
             answer: Answer = event.data
+            if answer.unsupported:
+                yield unsupported_note(answer.unsupported)
             if footer and answer.sources:
                 yield sources_footer(answer.sources, answer.invalid_citations)
             for source in answer.sources:
@@ -329,6 +333,7 @@ async def openai_deltas(
                 sources=answer.sources,
                 mode=answer.mode,
                 invalid_citations=answer.invalid_citations,
+                unsupported=answer.unsupported,
                 question=answer.question,
             )
         elif event.type == "error":
@@ -349,6 +354,7 @@ def completion(answer: Answer, model: str, footer: bool) -> dict[str, Any]:
         sources=answer.sources,
         mode=answer.mode,
         invalid_citations=answer.invalid_citations,
+        unsupported=answer.unsupported,
         question=answer.question,
     )
     return body.model_dump(exclude_none=True)

@@ -237,9 +237,23 @@ class ContextSettings(_Section):
     max_chunks_per_source: int = Field(2, ge=1, le=20)
     max_tokens_per_doc: int = Field(350, ge=16, le=8000)
     strip_markup: bool = True
-    # Answerability gate: the best passage must hold this share of the question's terms, else no LLM call and the
-    # answer says the documents do not hold the information (0: off).
-    min_question_coverage: float = Field(0.3, ge=0, le=1)
+
+
+class AnswerabilitySettings(_Section):
+    """Whether the passages can answer the question (`AnswerabilityChecker`); no: the refusal, no LLM call."""
+
+    enabled: bool
+    min_coverage: float = Field(ge=0, le=1)
+    max_name_share: float = Field(ge=0, le=1)
+
+
+class CitationSettings(_Section):
+    """Citations checked and attributed statement by statement (`StatementCiter`, in `CitedAnswerBuilder`)."""
+
+    enabled: bool
+    min_overlap: float = Field(ge=0, le=1)
+    min_overlap_with_figures: float = Field(ge=0, le=1)
+    max_citations: int = Field(ge=1, le=10)
 
 
 class HistorySettings(_Section):
@@ -264,6 +278,8 @@ class GenerationSettings(_Section):
     openai_sources_footer: bool = True     # OpenAI answers end with a Markdown "Sources" list
     tokenizer: str | None = None           # the LLM's tokenizer folder (tokenizer.json), for token budgets
     context: ContextSettings = ContextSettings()
+    answerability: AnswerabilitySettings
+    citations: CitationSettings
     history: HistorySettings = HistorySettings()
     limits: GenerationLimits = GenerationLimits()
 
@@ -277,7 +293,7 @@ class Settings(BaseSettings):
     stores: StoresSettings = StoresSettings()
     models: ModelsSettings
     retrieval: RetrievalSettings = RetrievalSettings()
-    generation: GenerationSettings = GenerationSettings()
+    generation: GenerationSettings
     indexing: IndexingSettings = IndexingSettings()
     # The gateway in front of the pipelines (service/gateway/config.py).
     auth: AuthSettings  # required: auth off (mode: dev) must be written down

@@ -7,9 +7,10 @@ from typing import Any
 from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 
-from components.builders.citations import check_citations
+from components.builders.citations import CitationStreamFilter, check_citations
 from components.builders.context_formatter import section_path
 from components.builders.reasoning import split_reasoning
+from components.builders.statement_citer import StatementCiter, StreamingStatementCiter
 from components.inline_async import runs_inline
 
 SOURCE_META_FIELDS = ("title", "source", "theme", "document_type", "publish_date", "code_affaire", "client")
@@ -23,19 +24,47 @@ class CitedAnswerBuilder:
 
     The passages are numbered from 1 in the order the prompt showed them, so `[n]` in the reply means the n-th
     passage. Citations to numbers that match no passage are removed from the text and reported in
-    `invalid_citations`; every source says whether it was cited. Reasoning, whether the generator returned it
-    apart (vLLM's reasoning field) or the model wrote it in its text (`<think>`, `<thinking>`), is returned as
-    `thinking` and never as part of the answer.
+    `invalid_citations`. With `cite_statements` on, every statement's citations are then checked against the
+    passages and attributed (`StatementCiter`): a `[n]` stays only where passage `n` supports its statement,
+    supported statements the model left uncited get their passages, and statements no passage supports are
+    returned in `unsupported`. Every source says whether it was cited, how (`cited_by`: `by_model`, `attributed`)
+    and by which statements (their 0-based positions). Reasoning, whether the generator returned it apart (vLLM's
+    reasoning field) or the model wrote it in its text (`<think>`, `<thinking>`), is returned as `thinking` and
+    never as part of the answer.
     """
 
-    def __init__(self, include_passage_text: bool = True) -> None:
+    def __init__(
+        self,
+        include_passage_text: bool = True,
+        cite_statements: bool = True,
+        min_overlap: float = 0.5,
+        min_overlap_with_figures: float = 0.25,
+        max_citations: int = 3,
+    ) -> None:
         """
         :param include_passage_text: Whether each source carries the passage text it points at (a default that a
             request can override).
+        :param cite_statements: Whether citations are checked and attributed statement by statement.
+        :param min_overlap: Share of a statement's content words a passage must hold to support it.
+        :param min_overlap_with_figures: The same when the passage holds every figure of the statement.
+        :param max_citations: Citations added to one statement at most.
         """
         self.include_passage_text = include_passage_text
+        self.cite_statements = cite_statements
+        self.min_overlap = min_overlap
+        self.min_overlap_with_figures = min_overlap_with_figures
+        self.max_citations = max_citations
+        self.citer = StatementCiter(min_overlap, min_overlap_with_figures, max_citations)
 
-    @component.output_types(answer=str, thinking=str, sources=list[dict[str, Any]], invalid_citations=list[int])
+    def stream_citer(self, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
+        """What checks the citations of the answer as it streams, by the same rule as `run`."""
+        if not self.cite_statements:
+            return CitationStreamFilter(len(documents))
+        return StreamingStatementCiter(self.citer, passage_texts(documents))
+
+    @component.output_types(
+        answer=str, thinking=str, sources=list[dict[str, Any]], invalid_citations=list[int], unsupported=list[str]
+    )
     def run(
         self,
         replies: list[ChatMessage],
@@ -49,8 +78,8 @@ class CitedAnswerBuilder:
         :param include_passage_text: Overrides the default for this request.
         :param starts_in_thinking: The prompt opened the reasoning (`<thinking>` prefilled): the reply starts in it.
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
-            (one per passage, numbered, with a `cited` flag) and `invalid_citations` (numbers the model cited that
-            point at no passage).
+            (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
+            point at no passage) and `unsupported` (the statements no passage supports).
         """
         reply = replies[0] if replies else None
         thinking, text = split_reasoning((reply.text or "") if reply else "", starts_in_thinking)
@@ -58,8 +87,34 @@ class CitedAnswerBuilder:
             thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
         answer, cited, invalid = check_citations(text, len(documents))
         with_text = self.include_passage_text if include_passage_text is None else include_passage_text
-        sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, start=1)]
-        return {"answer": answer.strip(), "thinking": thinking, "sources": sources, "invalid_citations": invalid}
+        if not self.cite_statements:
+            sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, 1)]
+            return {
+                "answer": answer.strip(), "thinking": thinking, "sources": sources, "invalid_citations": invalid,
+                "unsupported": [],
+            }
+        statements = self.citer.cite_answer(answer.strip(), passage_texts(documents))
+        sources = []
+        for i, doc in enumerate(documents, start=1):
+            citing = [k for k, st in enumerate(statements) if i in st.cited]
+            entry = source_entry(i, doc, bool(citing), with_text=with_text)
+            if citing:
+                by_model = any(i in statements[k].by_model for k in citing)
+                entry["cited_by"] = "by_model" if by_model else "attributed"
+                entry["statements"] = citing
+            sources.append(entry)
+        return {
+            "answer": "".join(st.text for st in statements).strip(),
+            "thinking": thinking,
+            "sources": sources,
+            "invalid_citations": invalid,
+            "unsupported": [st.text.strip() for st in statements if not st.supported],
+        }
+
+
+def passage_texts(documents: list[Document]) -> list[str]:
+    """What a statement is checked against: each passage's title and text, as the model read them."""
+    return [f"{doc.meta.get('title') or ''}\n{doc.content or ''}" for doc in documents]
 
 
 def source_entry(number: int, document: Document, cited: bool, with_text: bool) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
-from components.document_stores.french_analysis import FrenchAnalyzer
 from components.inline_async import runs_inline
 
 # Metadata read defensively: the first key present wins.
@@ -19,7 +18,7 @@ _SOURCE_KEYS = ("source", "file_path", "file_name")
 _DATE_KEYS = ("publish_date", "date")
 _SECTION_KEYS = ("section_path", "parent_section_path", "parent_headings", "headings", "section_title", "section")
 
-PASSAGE_CACHE_SIZE = 4096  # passages whose terms and shown text are kept (a few MB)
+PASSAGE_CACHE_SIZE = 4096  # passages whose shown text is kept (a few MB)
 
 _MARKUP = [
     (re.compile(r"<!--.*?-->", re.DOTALL), ""),  # HTML comments
@@ -27,8 +26,6 @@ _MARKUP = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep the alt text
     (re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)"), r"\1"),  # links: keep the text
     (re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE), ""),  # heading markers
-    # table rules
-    (re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-+:?)?[ \t]*(?:\n|$)", re.MULTILINE), ""),
     (re.compile(r"^\s*(?:[-*_]\s*){3,}$", re.MULTILINE), ""),  # horizontal rules
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),  # italics
@@ -75,33 +72,26 @@ class ContextFormatter:
     the LLM's tokenizer). Markup is stripped. The documents output is what the blocks show, in the same order, so
     `[n]` in the answer means the n-th of them.
 
-    Answerability gate: when no passage covers at least `min_question_coverage` of the question's terms (French
-    stems, stop words left out), there is nothing to answer from: `context` is not sent, so the prompt and the LLM do
-    not run and the service answers that the documents do not hold the information (the passages searched are still
-    returned as sources). Small models invent answers
-    from unrelated passages; this check does not depend on them.
+    When the question cannot be answered from the passages (`answerable` false, from `AnswerabilityChecker`),
+    `context` is not sent, so the prompt and the LLM do not run and the service answers that the documents do not
+    hold the information (the passages searched are still returned as sources).
     """
 
-    def __init__(  # noqa: PLR0917 (plain parameters, set from YAML by name)
+    def __init__(
         self,
         max_docs: int = 5,
         max_chunks_per_source: int = 2,
         max_tokens_per_doc: int = 400,
         tokenizer: str | None = None,
         strip_markup: bool = True,
-        min_question_coverage: float = 0.0,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
         :param max_chunks_per_source: How many passages of one document at most.
         :param max_tokens_per_doc: Token budget of one document's passages together.
         :param tokenizer: The LLM's tokenizer (a folder with `tokenizer.json`); None estimates token counts.
-        :param strip_markup: Whether Markdown and HTML markup is removed from the passages.
-        :param min_question_coverage: Share of the question's terms the best passage must contain (0 turns the
-            answerability gate off).
+        :param strip_markup: Whether Markdown and HTML markup is removed from the passages (tables stay tables).
         """
-        if not 0 <= min_question_coverage <= 1:
-            raise ValueError("min_question_coverage must be between 0 and 1")
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
         self.max_docs = max_docs
@@ -109,46 +99,28 @@ class ContextFormatter:
         self.max_tokens_per_doc = max_tokens_per_doc
         self.tokenizer = tokenizer
         self.strip_markup = strip_markup
-        self.min_question_coverage = min_question_coverage
         self._budget = TokenBudget(tokenizer)
-        self._analyzer = FrenchAnalyzer()
-        # The same passages come back request after request: their terms and their shown text (markup stripped,
-        # cut to a budget, counted) are worked out once. ~2 ms per answer on the event loop under load otherwise.
-        self._passage_terms = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
+        # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
+        # counted) is worked out once. ~2 ms per answer on the event loop under load otherwise.
         self._shown = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._fit)
 
     def warm_up(self) -> None:
         self._budget.warm_up()
-
-    def _terms(self, text: str) -> frozenset[str]:
-        return frozenset(self._analyzer.words(text))
 
     def _fit(self, content: str, max_tokens: int) -> tuple[str, bool, int]:
         """The passage as shown: markup stripped, cut to `max_tokens`; whether it was cut; the tokens it takes."""
         text = strip_markup(content) if self.strip_markup else content
         return self._budget.fit(text, max_tokens) if text else ("", False, 0)
 
-    def question_coverage(self, question: str, document: Document) -> float:
-        """Share of the question's terms found in the passage (its title included)."""
-        terms = self._terms(question)  # a new question each time: not kept
-        if not terms:
-            return 1.0
-        found = self._passage_terms(f"{document.meta.get('title') or ''} {document.content or ''}")
-        return len(terms & found) / len(terms)
-
     @component.output_types(documents=list[Document], context=str)
-    def run(self, documents: list[Document], question: str | None = None) -> dict[str, Any]:
+    def run(self, documents: list[Document], answerable: bool = True) -> dict[str, Any]:
         """
         :param documents: The ranked passages, best first.
-        :param question: The question, for the answerability gate.
+        :param answerable: Whether the passages can answer the question (`AnswerabilityChecker`).
         :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
-            `context` when there is no passage or none covers enough of the question (the passages are still
-            returned, as the sources that were searched).
+            `context` when there is no passage or they cannot answer (the passages are still returned, as the
+            sources that were searched).
         """
-        answerable = True
-        if self.min_question_coverage > 0 and question:
-            best = max((self.question_coverage(question, d) for d in documents), default=0.0)
-            answerable = best >= self.min_question_coverage
         kept: list[Document] = []
         per_source: dict[str, int] = {}
         budget_left: dict[str, int] = {}
@@ -172,15 +144,15 @@ class ContextFormatter:
 
     @staticmethod
     def _block(number: int, document: Document) -> str:
+        """
+        `[n] Title — Section (date)` then the passage. Only what helps the model read the passage: the small models
+        copied a `Titre : … | Source : … | Pertinence : 0.95` header line into their answers.
+        """
         meta = document.meta
-        fields = [
-            ("Titre", _first(meta, _TITLE_KEYS)),
-            ("Source", _first(meta, _SOURCE_KEYS)),
-            ("Thème", meta.get("theme")),
-            ("Type", meta.get("document_type")),
-            ("Date", _first(meta, _DATE_KEYS)),
-            ("Section", section_path(meta)),
-            ("Pertinence", f"{document.score:.2f}" if isinstance(document.score, (int, float)) else None),
-        ]
-        header = " | ".join(f"{name} : {value}" for name, value in fields if value not in (None, ""))
-        return f"[{number}] {header}\n{document.content}"
+        title = _first(meta, _TITLE_KEYS) or _first(meta, _SOURCE_KEYS)
+        section = section_path(meta)
+        date = _first(meta, _DATE_KEYS)
+        label = " — ".join(str(part) for part in dict.fromkeys((title, section)) if part)
+        if date:
+            label = f"{label} ({date})" if label else str(date)
+        return f"[{number}] {label}\n{document.content}" if label else f"[{number}]\n{document.content}"

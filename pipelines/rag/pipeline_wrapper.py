@@ -39,4 +39,9 @@ class PipelineWrapper(BasePipelineWrapper):
             answer = await answering.collect(answering.rag_events(self.pipeline, query.strip(), filters, options=whole))
         except answering.LLMUnavailableError as e:
             raise openai_chat.unavailable(e) from None
-        return {"answer": answer.answer, "sources": answer.sources, "invalid_citations": answer.invalid_citations}
+        return {
+            "answer": answer.answer,
+            "sources": answer.sources,
+            "invalid_citations": answer.invalid_citations,
+            "unsupported": answer.unsupported,
+        }

@@ -218,3 +218,25 @@ class FrenchElasticsearchDocumentStore(ElasticsearchDocumentStore):
         await self._ensure_initialized_async()
         documents = await self._search_documents_async(**self._bm25_body(query, filters, fuzziness, top_k))
         return self._scaled(documents) if scale_score else documents
+
+    # --- statistics -----------------------------------------------------------------------------------------------
+
+    def term_statistics(self, text: str) -> tuple[int, dict[str, int]]:
+        """
+        How many documents the index holds, and how many hold each term of `text` (as `FrenchAnalyzer.tokens`
+        names them): one `_msearch` of counts, a word matched on `content` as the index analyses it, a code as a
+        whole term on `content.codes`.
+        """
+        self._ensure_initialized()
+        assert self._client is not None
+        words = {term: word for word in text.split() for term in self._analyzer.words(word)}
+        codes = list(dict.fromkeys(c for c in self._analyzer.codes(text) if c not in words))
+        queries = [{"match": {"content": word}} for word in words.values()]
+        queries += [{"term": {"content.codes": {"value": code}}} for code in codes]
+        searches: list[dict[str, Any]] = []
+        for query in [{"match_all": {}}, *queries]:
+            searches += [{"index": self._index}, {"size": 0, "track_total_hits": True, "query": query}]
+        responses = self._client.msearch(searches=searches)["responses"]
+        counts = [int(r.get("hits", {}).get("total", {}).get("value", 0)) for r in responses]
+        return counts[0], dict(zip([*words, *codes], counts[1:], strict=True))
+

@@ -211,6 +211,21 @@ class LocalBM25DocumentStore:
                     break
         return kept
 
+    def term_statistics(self, text: str) -> tuple[int, dict[str, int]]:
+        """How many documents the store holds, and how many hold each analysed term of `text` (BM25's own counts)."""
+        with self._lock:
+            self._reload_if_changed()
+            index = self._ensure_index()
+            terms = list(dict.fromkeys(self._analyzer.tokens(text)))
+            if index is None:
+                return 0, dict.fromkeys(terms, 0)
+            indptr, vocabulary = index.scores["indptr"], index.vocab_dict
+            counts = {}
+            for term in terms:
+                token_id = vocabulary.get(term)
+                counts[term] = 0 if token_id is None else int(indptr[token_id + 1] - indptr[token_id])
+            return len(self._indexed), counts
+
     def bm25_retrieval(
         self, query: str, filters: dict[str, Any] | None = None, top_k: int = 10, scale_score: bool = False
     ) -> list[Document]:

@@ -16,7 +16,6 @@ from service.answering import (
     LLMUnavailableError,
     chat_events,
     collect,
-    parse_rewritten_question,
     rag_events,
     rag_inputs,
     source_summaries,
@@ -213,8 +212,8 @@ async def test_rag_events_feed_the_question_and_numbered_passages_to_the_graph(r
     (prompt,) = llm.prompts
     user = prompt[-1].text
     assert QUESTION in user
-    assert "[1] Titre : CCTP lot 2 | Source : A2458/cctp.md | Pertinence : 0.90\nLe délai" in user
-    assert "[2] Titre : Planning | Source : A2458/planning.md | Pertinence : 0.40\nLe planning" in user
+    assert "[1] CCTP lot 2\nLe délai" in user
+    assert "[2] Planning\nLe planning" in user
 
 
 async def test_collect_returns_the_answer(rag):
@@ -356,50 +355,55 @@ async def test_prompt_type_and_history_reach_the_prompt(rag):
     assert QUESTION in prompt[-1].text
 
 
-class FakeRewriter:
-    def __init__(self, reply: str | Exception) -> None:
-        self.reply, self.inputs = reply, []
+@pytest.fixture
+def rewriter(settings):
+    """The real `question_rewrite` graph with a fake LLM."""
 
-    async def run_async(self, data: dict[str, Any]) -> dict[str, Any]:
-        self.inputs.append(data)
-        if isinstance(self.reply, Exception):
-            raise self.reply
-        return {"llm": {"replies": [ChatMessage.from_assistant(self.reply)]}}
+    def make(llm: FakeChatGenerator) -> Pipeline:
+        return Pipeline.from_dict(
+            bound_definition("question_rewrite", settings), allowed_modules=ALLOWED_MODULES, components={"llm": llm}
+        )
+
+    return make
 
 
-async def test_follow_up_question_is_rewritten_before_retrieval(rag):
-    ranker, rewriter = (
-        FakeRanker(PASSAGES),
-        FakeRewriter("Question autonome : « Quel est le délai du lot 2 de A2458 ? »"),
-    )
+async def test_follow_up_question_is_rewritten_before_retrieval(rag, rewriter):
+    ranker = FakeRanker(PASSAGES)
+    rewrite_llm = FakeChatGenerator("Question autonome : « Quel est le délai du lot 2 de A2458 ? »")
     options = GenerationOptions(
         history=[ChatMessage.from_user("Parle-moi de A2458."), ChatMessage.from_assistant("Oui.")]
     )
     events = await _all(
-        rag_events(rag(FakeChatGenerator("Oui [1]."), ranker), "Et son délai ?", options=options, rewriter=rewriter)
+        rag_events(
+            rag(FakeChatGenerator("Oui [1]."), ranker),
+            "Et son délai ?",
+            options=options,
+            rewriter=rewriter(rewrite_llm),
+        )
     )
     assert ranker.queries == ["Quel est le délai du lot 2 de A2458 ?"]
     assert events[0].data["question"] == "Quel est le délai du lot 2 de A2458 ?"
-    assert rewriter.inputs[0]["prompt_builder"]["question"] == "Et son délai ?"
+    assert "Et son délai ?" in rewrite_llm.prompts[0][-1].text
+    assert "Parle-moi de A2458." in rewrite_llm.prompts[0][-1].text
 
 
-async def test_first_message_is_not_rewritten_and_a_failing_rewriter_keeps_the_question(rag):
-    assert await standalone_question(FakeRewriter("autre"), QUESTION, GenerationOptions()) == QUESTION
+async def test_a_rewrite_that_loses_the_affair_gets_its_code_back(rewriter):
+    options = GenerationOptions(
+        history=[ChatMessage.from_user("Présente-moi l'affaire A2458."), ChatMessage.from_assistant("C'est la RD 912.")]
+    )
+    # The small model returns the follow-up unchanged: the affair of the earlier turn is carried in.
+    unchanged = FakeChatGenerator("Quel est le montant de son marché ?")
+    question = await standalone_question(rewriter(unchanged), "Quel est le montant de son marché ?", options)
+    assert question == "Quel est le montant de son marché — A2458 ?"
+
+
+async def test_first_message_is_not_rewritten_and_a_failing_rewriter_still_carries_the_codes(rewriter):
+    assert await standalone_question(rewriter(FakeChatGenerator("autre")), QUESTION, GenerationOptions()) == QUESTION
     options = GenerationOptions(history=[ChatMessage.from_user("Bonjour")])
-    assert await standalone_question(FakeRewriter(ConnectionError()), QUESTION, options) == QUESTION
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        ("Quel est le délai du lot 2 ?", "Quel est le délai du lot 2 ?"),
-        ("<think>hmm</think>\n\n« Quel est le délai ? »\nAutre ligne", "Quel est le délai ?"),
-        ("", QUESTION),
-        ("?", QUESTION),
-    ],
-)
-def test_parse_rewritten_question(reply, expected):
-    assert parse_rewritten_question(reply, QUESTION) == expected
+    failing = rewriter(FakeChatGenerator(error=ConnectionError()))
+    assert await standalone_question(failing, QUESTION, options) == QUESTION
+    about_b1037 = GenerationOptions(history=[ChatMessage.from_user("Présente-moi B1037.")])
+    assert await standalone_question(failing, "Et son délai ?", about_b1037) == "Et son délai — B1037 ?"
 
 
 async def test_no_relevant_passage_answers_not_in_documents_without_the_llm(rag):

@@ -20,7 +20,9 @@ def _passages(count: int) -> list[Document]:
 
 
 def _run(text: str, documents: list[Document] | None = None, **init) -> dict:
+    """The citation numbers as written, checked only against the passage count (`cite_statements` off)."""
     documents = _passages(3) if documents is None else documents
+    init.setdefault("cite_statements", False)
     return CitedAnswerBuilder(**init).run(replies=[ChatMessage.from_assistant(text)], documents=documents)
 
 
@@ -34,8 +36,17 @@ def test_init():
 
 
 def test_to_dict():
-    data = component_to_dict(CitedAnswerBuilder(include_passage_text=False), "answer_builder")
-    assert data == {"type": TYPE, "init_parameters": {"include_passage_text": False}}
+    data = component_to_dict(CitedAnswerBuilder(include_passage_text=False, max_citations=2), "answer_builder")
+    assert data == {
+        "type": TYPE,
+        "init_parameters": {
+            "include_passage_text": False,
+            "cite_statements": True,
+            "min_overlap": 0.5,
+            "min_overlap_with_figures": 0.25,
+            "max_citations": 2,
+        },
+    }
 
 
 def test_from_dict():
@@ -81,7 +92,7 @@ def test_run_removes_citations_beyond_the_passages(text, answer, cited, invalid)
 
 def test_run_with_no_passages_invalidates_every_citation():
     result = _run("Réponse [1].", documents=[])
-    assert result == {"answer": "Réponse.", "thinking": "", "sources": [], "invalid_citations": [1]}
+    assert result == {"answer": "Réponse.", "thinking": "", "sources": [], "invalid_citations": [1], "unsupported": []}
 
 
 def test_run_numbers_sources_from_one_in_input_order():
@@ -130,7 +141,7 @@ def test_run_drops_think_blocks():
 
 @pytest.mark.parametrize("replies", [[], [ChatMessage.from_assistant("")]])
 def test_run_with_empty_replies(replies):
-    result = CitedAnswerBuilder().run(replies=replies, documents=_passages(2))
+    result = CitedAnswerBuilder(cite_statements=False).run(replies=replies, documents=_passages(2))
     assert result["answer"] == ""
     assert result["invalid_citations"] == []
     assert [s["cited"] for s in result["sources"]] == [False, False]
@@ -138,7 +149,7 @@ def test_run_with_empty_replies(replies):
 
 def test_run_uses_only_the_first_reply():
     replies = [ChatMessage.from_assistant("Première [1]."), ChatMessage.from_assistant("Seconde [2].")]
-    result = CitedAnswerBuilder().run(replies=replies, documents=_passages(2))
+    result = CitedAnswerBuilder(cite_statements=False).run(replies=replies, documents=_passages(2))
     assert result["answer"] == "Première [1]."
     assert _cited(result) == {1}
 
@@ -162,7 +173,7 @@ def test_run_returns_the_reasoning_apart():
 
 def test_run_with_prompted_thinking_sections():
     text = "Je cherche le délai dans [1].\n</thinking>\n<answer>\nLe délai est de 3 mois [1].\n</answer>"
-    result = CitedAnswerBuilder().run(
+    result = CitedAnswerBuilder(cite_statements=False).run(
         replies=[ChatMessage.from_assistant(text)], documents=_passages(2), starts_in_thinking=True
     )
     assert result["thinking"] == "Je cherche le délai dans [1]."
@@ -173,7 +184,7 @@ def test_run_takes_the_generator_reasoning_field():
     from haystack.dataclasses import ReasoningContent
 
     reply = ChatMessage.from_assistant("Trois mois [1].", reasoning=ReasoningContent(reasoning_text="Voyons."))
-    result = CitedAnswerBuilder().run(replies=[reply], documents=_passages(1))
+    result = CitedAnswerBuilder(cite_statements=False).run(replies=[reply], documents=_passages(1))
     assert (result["thinking"], result["answer"]) == ("Voyons.", "Trois mois [1].")
 
 
@@ -191,7 +202,7 @@ def test_run_sources_carry_the_metadata_and_the_text_when_asked():
         },
         score=0.5,
     )
-    builder = CitedAnswerBuilder(include_passage_text=False)
+    builder = CitedAnswerBuilder(include_passage_text=False, cite_statements=False)
     (source,) = builder.run(replies=[ChatMessage.from_assistant("Oui [1].")], documents=[doc])["sources"]
     assert source == {
         "number": 1,
@@ -210,3 +221,78 @@ def test_run_sources_carry_the_metadata_and_the_text_when_asked():
     ]
     assert source["text"] == "Texte."
     assert source["cited"] is False
+
+
+# ---- statements checked and attributed (cite_statements on) ----------------------------------------------------
+
+FACTS = [
+    Document(
+        content="Total HT du marché : 631 592,50 €. TVA 20 % : 126 318,50 €. Total TTC : 757 911,00 €.",
+        meta={"title": "Fiche affaire A2458"},
+    ),
+    Document(content="Le maître d'œuvre est l'Agence territoriale de Montreval.", meta={"title": "Fiche A2458"}),
+    Document(content="Carotte C07 au PR 16+100 : 9,6 % de vides, au-delà de la limite de 9 %.", meta={"title": "RE"}),
+]
+
+
+def _cite(text: str) -> dict:
+    return CitedAnswerBuilder().run(replies=[ChatMessage.from_assistant(text)], documents=FACTS)
+
+
+def test_a_wrong_citation_is_replaced_by_the_passage_that_supports_the_statement():
+    out = _cite("Le montant total HT du marché est de 631 592,50 € [2].")
+    assert out["answer"] == "Le montant total HT du marché est de 631 592,50 € [1]."
+    assert out["sources"][0]["cited_by"] == "attributed"
+    assert not out["sources"][1]["cited"]
+
+
+def test_a_right_citation_of_the_model_is_kept_as_its_own():
+    out = _cite("Le maître d'œuvre est l'Agence territoriale de Montreval [2].")
+    assert out["answer"] == "Le maître d'œuvre est l'Agence territoriale de Montreval [2]."
+    assert (out["sources"][1]["cited_by"], out["sources"][1]["statements"]) == ("by_model", [0])
+
+
+def test_an_uncited_supported_statement_gets_its_citation():
+    out = _cite("La carotte C07 présente 9,6 % de vides. Le maître d'œuvre est l'Agence territoriale de Montreval.")
+    assert out["answer"] == (
+        "La carotte C07 présente 9,6 % de vides [3]. Le maître d'œuvre est l'Agence territoriale de Montreval [2]."
+    )
+    assert out["unsupported"] == []
+
+
+def test_a_figure_in_no_passage_is_never_cited_and_is_reported():
+    out = _cite("Le montant total HT du marché est de 650 000,00 € [1]. Le maître d'œuvre est l'Agence de Montreval.")
+    assert out["answer"].startswith("Le montant total HT du marché est de 650 000,00 €. ")
+    assert out["unsupported"] == ["Le montant total HT du marché est de 650 000,00 €."]
+    assert out["sources"][0]["cited"] is False
+
+
+def test_the_refusal_and_connectives_get_no_citation():
+    out = _cite("Les documents fournis ne contiennent pas cette information. [1]")
+    assert out["answer"] == "Les documents fournis ne contiennent pas cette information."
+    assert not any(s["cited"] for s in out["sources"])
+    assert _cite("Voici :")["answer"] == "Voici :"
+
+
+def test_numbers_and_abbreviations_do_not_split_statements():
+    from components.builders.statement_citer import split_statements
+
+    text = "M. Lebrun suit le PR 16+300. Le total est de 631 592,50 € HT.\n- Client : CD [1]\n| a | 3,5 |"
+    assert split_statements(text) == [
+        "M. Lebrun suit le PR 16+300. ",
+        "Le total est de 631 592,50 € HT.\n",
+        "- Client : CD [1]\n",
+        "| a | 3,5 |",
+    ]
+
+
+def test_a_streamed_answer_gets_the_same_citations_as_the_whole_one():
+    text = "Le montant total HT du marché est de 631 592,50 € [2]. La carotte C07 présente 9,6 % de vides."
+    builder = CitedAnswerBuilder()
+    streaming = builder.stream_citer(FACTS)
+    shown = []
+    for i in range(0, len(text), 7):  # arbitrary chunk boundaries
+        shown.append(streaming.feed(text[i : i + 7]))
+        assert "[2]" not in "".join(shown)  # an unchecked citation is never shown
+    shown.append(streaming.close())
+    assert "".join(shown).strip() == _cite(text)["answer"]

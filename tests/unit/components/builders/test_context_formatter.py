@@ -25,7 +25,6 @@ def test_to_dict_and_from_dict():
             "max_tokens_per_doc": 400,
             "tokenizer": None,
             "strip_markup": True,
-            "min_question_coverage": 0.0,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -49,11 +48,9 @@ def test_blocks_are_numbered_with_the_metadata():
     )
     out = ContextFormatter().run(documents=[doc, _doc("b.md", score=None)])
     first, second = out["context"].split("\n\n")
-    assert first == (
-        "[1] Titre : Facture | Source : a.md | Thème : finance | Type : facture | Date : 2025-03-01 | "
-        "Section : Montants > Total | Pertinence : 0.87\nLe montant est de 3 €."
-    )
-    assert second == "[2] Source : b.md\nTexte."
+    # No `Field : value | …` header line and no score: the small models copied them into their answers.
+    assert first == "[1] Facture — Montants > Total (2025-03-01)\nLe montant est de 3 €."
+    assert second == "[2] b.md\nTexte."
     assert [d.meta["source"] for d in out["documents"]] == ["a.md", "b.md"]
 
 
@@ -67,7 +64,8 @@ def test_inputs_are_not_mutated_and_markup_is_stripped():
     doc = _doc("a", "## Titre\n\n**Montant** : [voir](http://x) <b>3 €</b>\n\n| a | b |\n|---|---|\n| 1 | 2 |")
     (shown,) = ContextFormatter().run(documents=[doc])["documents"]
     assert doc.content.startswith("## Titre")
-    assert shown.content == "Titre\n\nMontant : voir 3 €\n\n| a | b |\n| 1 | 2 |"
+    # A table stays a Markdown table: its separator row is kept (clients render it, the model reads its columns).
+    assert shown.content == "Titre\n\nMontant : voir 3 €\n\n| a | b |\n|---|---|\n| 1 | 2 |"
 
 
 @pytest.mark.skipif(not (QWEN_TOKENIZER / "tokenizer.json").is_file(), reason="needs `make setup` (LLM tokenizer)")
@@ -104,14 +102,11 @@ def test_strip_markup_keeps_figures():
     assert strip_markup("*Prix* : 1 250,00 € HT<br>") == "Prix : 1 250,00 € HT"
 
 
-def test_answerability_gate_sends_no_context_when_no_passage_covers_the_question():
-    formatter = ContextFormatter(min_question_coverage=0.5)
+def test_no_context_when_the_passages_cannot_answer():
     doc = _doc("a", "Le montant de l'avenant n° 1 est de 18 750 € HT.", title="Avenant Bréchy")
-    refused = formatter.run(documents=[doc], question="Quel est le cours de l'action Vinci en bourse ?")
+    refused = ContextFormatter().run(documents=[doc], answerable=False)
     assert "context" not in refused
     assert [d.content for d in refused["documents"]] == [doc.content]  # still the sources that were searched
-    out = formatter.run(documents=[doc], question="Quel est le montant de l'avenant n° 1 ?")
-    assert out["documents"]
+    out = ContextFormatter().run(documents=[doc])
     assert out["context"].startswith("[1]")
-    assert ContextFormatter().run(documents=[doc], question="Vinci ?")["documents"]  # gate off by default
     assert ContextFormatter().run(documents=[]) == {"documents": []}

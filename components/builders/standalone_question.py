@@ -1,0 +1,126 @@
+"""The standalone question retrieval uses for a follow-up: the LLM's rewrite, checked, and the earlier turns' codes
+carried in when the rewrite lost them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from haystack import component
+from haystack.dataclasses import ChatMessage
+
+from components.builders.reasoning import split_reasoning
+from components.document_stores.french_analysis import fold
+from components.inline_async import runs_inline
+
+_QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)
+# A code names an affair, a document, a norm or a place: a letter and a digit (`A2458`, `F2025-0412`, `PRO-SEC-04`,
+# `C07`), or `RD 912` / `NF P 98-331` style references.
+_CODE = re.compile(
+    r"(?<![\w-])(?:(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d|[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*"
+    r"|\d+[A-Za-z][\w-]*)(?![\w-])"
+)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# « et pour B1037 ? », « et en 2022 ? », « Et la facture F2025-0412 ? »: the earlier question about something else.
+_ELLIPSIS = re.compile(
+    r"^\s*et\s+(?:pour|en|de|du|des|dans|sur|avec|concernant|à propos de|a propos de)?\s*(.+?)\s*\??\s*$", re.IGNORECASE
+)
+_MAX_ELLIPSIS_WORDS = 6
+
+
+def codes_in(text: str) -> list[str]:
+    """The codes of a text, as written, in order, without repeats (compared folded)."""
+    seen: dict[str, str] = {}
+    for match in _CODE.finditer(text or ""):
+        code = match.group(0).strip(".,;:")
+        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
+            seen.setdefault(fold(code.lower()), code)
+    return list(seen.values())
+
+
+def _has(text: str, needle: str) -> bool:
+    return fold(needle.lower()) in fold(text.lower())
+
+
+def parse_rewrite(reply: str, original: str) -> str:
+    """The standalone question from the rewriter's reply; the original question when the reply is unusable."""
+    _, text = split_reasoning(reply)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = _QUESTION_PREFIX.sub("", line).strip().strip("«»\"'` ").strip()
+    if len(line) < 3 or len(line) > max(400, 4 * len(original)):
+        return original
+    return line
+
+
+@component
+@runs_inline
+class StandaloneQuestionBuilder:
+    """
+    Makes a follow-up question stand alone, for retrieval, from the LLM's rewrite and the earlier turns.
+
+    The small local models often return the follow-up unchanged (« Quel est le montant de son marché ? ») or
+    answer it instead; retrieval then finds another affair. So the rewrite is checked, in this order:
+    - an ellipsis « et pour B1037 ? » / « et en 2022 ? » is the last user question with its code (or its year)
+      replaced by the new one (or the new words added), whatever the LLM wrote;
+    - a follow-up that names no code keeps the LLM's rewrite when it names a code of the earlier turns (the latest
+      turn that names one: the user's question, else the assistant's answer); otherwise those codes are added to
+      the question (« Quel est le montant de son marché ? — A2458 »);
+    - a reply that is empty, too long, or not a question falls back to the follow-up itself (then the same check).
+    """
+
+    @component.output_types(question=str)
+    def run(
+        self, question: str, history: list[ChatMessage], replies: list[ChatMessage] | None = None
+    ) -> dict[str, Any]:
+        """
+        :param question: The follow-up, as the user wrote it.
+        :param history: The earlier turns, oldest first.
+        :param replies: The rewriter LLM's replies (none when it failed or was not asked).
+        :returns: `question`, the standalone question.
+        """
+        rewritten = parse_rewrite(replies[0].text or "" if replies else "", question)
+        return {"question": self.resolve(question, rewritten, history)}
+
+    @staticmethod
+    def resolve(question: str, rewritten: str, history: list[ChatMessage]) -> str:
+        if not history:
+            return question
+        users = [m.text or "" for m in history if m.is_from("user")]
+        previous = users[-1] if users else ""
+        ellipsis = _ELLIPSIS.match(question)
+        if ellipsis and previous and len(ellipsis.group(1).split()) <= _MAX_ELLIPSIS_WORDS:
+            new = ellipsis.group(1)
+            if codes_in(new) or _YEAR.search(new):
+                return _substitute(previous, new)
+        if codes_in(question):
+            return rewritten
+        carried = _latest_codes(history)
+        if not carried or any(_has(rewritten, code) for code in carried):
+            return rewritten
+        return f"{rewritten.rstrip(' ?')} — {', '.join(carried[:3])} ?"
+
+
+def _latest_codes(history: list[ChatMessage]) -> list[str]:
+    """The codes of the latest turn that names some: its user question's, else its answer's."""
+    for i in range(len(history) - 1, -1, -1):
+        message = history[i]
+        if message.is_from("user"):
+            codes = codes_in(message.text or "")
+        else:
+            asked = history[i - 1] if i > 0 and history[i - 1].is_from("user") else None
+            codes = (codes_in(asked.text or "") if asked else []) or codes_in(message.text or "")
+        if codes:
+            return codes
+    return []
+
+
+def _substitute(previous: str, new: str) -> str:
+    """The earlier question about `new`: its code (or year) replaced, else `new` added."""
+    new = new.strip().rstrip("?").strip()
+    new_codes, old_codes = codes_in(new), codes_in(previous)
+    if new_codes and old_codes:
+        return previous.replace(old_codes[0], new_codes[0], 1)
+    new_year, old_year = _YEAR.search(new), _YEAR.search(previous)
+    if new_year and old_year:
+        return previous[: old_year.start()] + new_year.group(0) + previous[old_year.end() :]
+    return f"{previous.rstrip(' ?')} — {new} ?"

@@ -1,0 +1,177 @@
+"""Citations checked and attributed statement by statement, whatever the model wrote.
+
+An answer is split into statements (French sentences; list items and table rows each count as one). For each
+statement, the passages given to the model that *support* it are measured: every figure of the statement (amounts,
+quantities, dates, codes, compared as numbers) is in the passage, every code too, and the passage holds at least
+`min_overlap` of the statement's content words (French stems; `min_overlap_with_figures` when the figures already
+match). Then:
+- a `[n]` of the model is kept when passage `n` supports its statement, and replaced by the best supporting passage
+  when `n` does not; a statement no passage supports keeps no citation and is reported as `unsupported`;
+- a statement the model left uncited gets the passages that support it (at most `max_citations`);
+- the refusal sentence and statements with too few content words (connectives, « Voici les éléments : ») get none.
+
+`StatementCiter` is used twice, with one rule: by `CitedAnswerBuilder` on the whole answer, and by the answer
+stream on each statement as soon as it is complete (`StreamingStatementCiter`), so a streamed answer and a whole one
+carry the same citations and an unchecked `[n]` is never shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from components.builders.citations import CITATION_GROUP, numbers_in
+from components.builders.figures import figures_in
+from components.builders.standalone_question import codes_in
+from components.document_stores.french_analysis import FrenchAnalyzer, fold
+
+# The sentence every RAG prompt asks for when the passages do not hold the answer (prompts/rag_*.jinja2).
+NOT_IN_DOCUMENTS = "Les documents fournis ne contiennent pas cette information."
+
+# A sentence ends at . ! ? … followed by a space and what starts a sentence; not after an abbreviation or a number
+# (`n° 2.`, `M. Lebrun`, `art. 3`, `PR 16+300`), and never inside a number (`631 592,50`).
+_ABBREVIATIONS = "".join(
+    rf"(?<!\b{a}\.)" for a in ("M", "MM", "Mme", "Mlle", "Dr", "St", "art", "p", "cf", "réf", "env")
+)
+_SENTENCE_END = re.compile(_ABBREVIATIONS + r"(?<=[.!?…])(\s*(?:\[[\d\s,;-]+\])*)\s+(?=[«\"(\[]?[A-ZÀ-Ý0-9*])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_MIN_WORDS = 2  # content words a statement needs to be cited at all
+_SINGLE_DIGIT = re.compile(r"^\d$")
+
+
+@dataclass
+class Statement:
+    """One statement of an answer and what supports it."""
+
+    text: str  # as shown, with its checked citations
+    cited: list[int] = field(default_factory=list)  # passage numbers, 1-based
+    by_model: list[int] = field(default_factory=list)  # of those, the ones the model wrote itself
+    supported: bool = True  # False: a factual statement that no passage supports
+    checkable: bool = True  # False: the refusal sentence, connectives: no citation asked
+
+
+def split_statements(text: str) -> list[str]:
+    """
+    The statements of an answer, in order, each with the whitespace that follows it, so that `"".join` gives
+    the text back. A line break ends a statement (list items, table rows); so does the end of a sentence.
+    """
+    pieces: list[str] = []
+    for line in re.split(r"(?<=\n)", text):
+        start = 0
+        for match in _SENTENCE_END.finditer(line):
+            end = match.end(1)
+            pieces.append(line[start:end] + line[end : match.end()])
+            start = match.end()
+        if start < len(line):
+            pieces.append(line[start:])
+    return [p for p in pieces if p]
+
+
+class StatementCiter:
+    """Checks and attributes the citations of an answer's statements against the passages given to the model."""
+
+    def __init__(
+        self, min_overlap: float = 0.5, min_overlap_with_figures: float = 0.25, max_citations: int = 3
+    ) -> None:
+        """
+        :param min_overlap: Share of a statement's content words a passage must hold to support it.
+        :param min_overlap_with_figures: The same, for a statement whose figures (at least one) the passage holds.
+        :param max_citations: Citations added to one statement at most.
+        """
+        self.min_overlap = min_overlap
+        self.min_overlap_with_figures = min_overlap_with_figures
+        self.max_citations = max_citations
+        self._analyzer = FrenchAnalyzer()
+        self._passage = lru_cache(maxsize=4096)(self._passage_facts)
+
+    def _passage_facts(self, text: str) -> tuple[frozenset[str], frozenset[str], str]:
+        return frozenset(self._analyzer.words(text)), frozenset(figures_in(text)), fold(text.lower())
+
+    def support(self, statement: str, passage: str) -> float:
+        """How well a passage supports a statement: 0 (not at all) to 1 (every content word); figures must match."""
+        bare = CITATION_GROUP.sub(" ", statement)
+        words = set(self._analyzer.words(bare))
+        figures = {f for f in figures_in(bare) if not _SINGLE_DIGIT.match(f)}
+        passage_words, passage_figures, folded = self._passage(passage)
+        if not figures <= passage_figures:
+            return 0.0
+        if any(fold(code.lower()) not in folded for code in codes_in(bare)):
+            return 0.0
+        overlap = len(words & passage_words) / len(words) if words else 0.0
+        needed = self.min_overlap_with_figures if figures else self.min_overlap
+        return overlap if overlap >= needed else 0.0
+
+    def checkable(self, statement: str) -> bool:
+        """Whether a statement states something to cite (not the refusal, not a connective)."""
+        bare = CITATION_GROUP.sub(" ", statement).strip()
+        if fold(NOT_IN_DOCUMENTS.lower()).rstrip(".") in fold(bare.lower()):
+            return False
+        words = self._analyzer.words(bare)
+        return len(words) >= _MIN_WORDS or bool(figures_in(bare) - {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"})
+
+    def cite(self, statement: str, passages: list[str]) -> Statement:
+        """One statement with its citations checked and attributed."""
+        groups = list(CITATION_GROUP.finditer(statement))
+        written = [n for g in groups for n in numbers_in(g.group(1))]
+        body = CITATION_GROUP.sub("", statement)
+        body = re.sub(r"[ \t]+([.,…])", r"\1", body)
+        body = re.sub(r"[ \t]{2,}", " ", body)
+        if not self.checkable(body):
+            return Statement(_with_citations(body, []), checkable=False)
+        scores = {n: self.support(body, p) for n, p in enumerate(passages, start=1)}
+        supporting = sorted((n for n, s in scores.items() if s > 0), key=lambda n: (-scores[n], n))
+        if not supporting:
+            return Statement(_with_citations(body, []), supported=False)
+        by_model = [n for n in dict.fromkeys(written) if n in supporting]
+        cited = by_model or supporting[: self.max_citations]
+        return Statement(_with_citations(body, cited), cited, by_model)
+
+    def cite_answer(self, text: str, passages: list[str]) -> list[Statement]:
+        """Every statement of an answer, cited."""
+        return [self.cite(piece, passages) for piece in split_statements(text)]
+
+
+def _with_citations(body: str, cited: list[int]) -> str:
+    """The statement with `[n]` before its final punctuation (« … 631 592,50 € HT [1]. »), whitespace kept."""
+    stripped = body.rstrip()
+    after = body[len(stripped) :]
+    trailing = "\n" * after.count("\n") or (" " if after else "")  # the space a removed `[n]` left goes
+    if not cited:
+        return stripped + trailing
+    marks = "".join(f"[{n}]" for n in cited)
+    match = re.search(r"[.!?…:;]+$", stripped)
+    if match:
+        return f"{stripped[: match.start()].rstrip()} {marks}{match.group(0)}{trailing}"
+    return f"{stripped} {marks}{trailing}"
+
+
+class StreamingStatementCiter:
+    """
+    Cites an answer as it streams: text is held back until its statement is complete, then shown with its
+    checked citations. At most the current statement is held back.
+    """
+
+    def __init__(self, citer: StatementCiter, passages: list[str]) -> None:
+        self.citer, self.passages = citer, passages
+        self.statements: list[Statement] = []
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        """What can be shown now: the statements completed by this text, cited."""
+        self._pending += text
+        pieces = split_statements(self._pending)
+        if len(pieces) <= 1:
+            return ""
+        *done, self._pending = pieces
+        return self._emit(done)
+
+    def close(self) -> str:
+        """The last statement, at the end of the stream."""
+        rest, self._pending = self._pending, ""
+        return self._emit([rest]) if rest else ""
+
+    def _emit(self, pieces: list[str]) -> str:
+        cited = [self.citer.cite(piece, self.passages) for piece in pieces]
+        self.statements.extend(cited)
+        return "".join(s.text for s in cited)

@@ -1,0 +1,147 @@
+"""Decide whether the passages found can answer the question, before the LLM is asked."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
+
+from haystack import Document, component, default_from_dict, default_to_dict, logging
+from haystack.core.serialization import import_class_by_name
+
+from components.document_stores.french_analysis import FrenchAnalyzer, fold, is_code
+
+logger = logging.getLogger(__name__)
+
+# A capitalised word that is not the question's first word: a proper name (« pont de la Chaume », « Bréchy »).
+_NAME = re.compile(r"(?<![\w'’-])([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜ][a-zàâäçéèêëîïôöùûüœ]{2,})(?![\w])")
+PASSAGE_CACHE_SIZE = 4096
+
+
+@runtime_checkable
+class TermStatistics(Protocol):
+    """A document store that says how many documents hold each term of a text (its BM25 statistics)."""
+
+    def term_statistics(self, text: str) -> tuple[int, dict[str, int]]:
+        """(number of documents, {term: number of documents holding it}) for the analysed terms of `text`."""
+        ...
+
+
+@component
+class AnswerabilityChecker:
+    """
+    Says whether the ranked passages can answer the question; when they cannot, the service answers « Les
+    documents fournis ne contiennent pas cette information. » without asking the LLM (small models invent answers
+    from unrelated passages).
+
+    The question's terms (the French analysis of the BM25 stores: stems, codes kept whole, stop and question
+    words left out) are weighed by their rarity in the whole index (BM25's IDF, from the document store's own
+    statistics): « pont de la Chaume » weighs on « Chaume », not on « pont ». The passages cannot answer when
+    - a *name* of the question is in none of them: a code (`A2459`, `F2025-0412`, `NF P 98-331`) or a capitalised
+      word that the index holds in at most `max_name_share` of its documents, or in none;
+    - or the best passage (title included) holds less than `min_coverage` of the question's weight.
+    Without statistics (a store that gives none), every term weighs the same.
+    """
+
+    def __init__(
+        self,
+        document_store: Any = None,
+        min_coverage: float = 0.5,
+        max_name_share: float = 0.2,
+        enabled: bool = True,
+    ) -> None:
+        """
+        :param document_store: The BM25 store whose statistics weigh the terms (`term_statistics`); None: equal
+            weights.
+        :param min_coverage: Share of the question's IDF weight the best passage must hold.
+        :param max_name_share: A capitalised word in more than this share of the documents is no name that
+            must be found (« Conseil », « ROV » in a company's own documents).
+        :param enabled: False: every question is answerable (the LLM alone decides).
+        """
+        if not 0 <= min_coverage <= 1 or not 0 <= max_name_share <= 1:
+            raise ValueError("min_coverage and max_name_share must be between 0 and 1")
+        self.document_store = document_store
+        self.min_coverage = min_coverage
+        self.max_name_share = max_name_share
+        self.enabled = enabled
+        self._analyzer = FrenchAnalyzer()
+        self._passage_terms = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
+
+    def to_dict(self) -> dict[str, Any]:
+        store = self.document_store.to_dict() if self.document_store is not None else None
+        return default_to_dict(
+            self,
+            document_store=store,
+            min_coverage=self.min_coverage,
+            max_name_share=self.max_name_share,
+            enabled=self.enabled,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnswerabilityChecker:
+        params = dict(data.get("init_parameters") or {})
+        store = params.get("document_store")
+        if isinstance(store, dict):
+            params["document_store"] = import_class_by_name(store["type"]).from_dict(store)
+        return default_from_dict(cls, {**data, "init_parameters": params})
+
+    def _terms(self, text: str) -> frozenset[str]:
+        return frozenset(self._analyzer.tokens(text))
+
+    def _statistics(self, question: str) -> tuple[int, dict[str, int]]:
+        if not isinstance(self.document_store, TermStatistics):
+            return 0, {}
+        try:
+            return self.document_store.term_statistics(question)
+        except Exception as e:  # a store that is down: the terms weigh the same; retrieval reports the fault
+            logger.warning("No term statistics for the answerability check: {error}", error=e)
+            return 0, {}
+
+    def assess(self, question: str, documents: list[Document]) -> dict[str, Any]:
+        """The check's details: `answerable`, `coverage` of the best passage, `missing_names`."""
+        terms = list(dict.fromkeys(self._analyzer.tokens(question)))
+        if not terms:
+            return {"answerable": bool(documents), "coverage": 1.0, "missing_names": []}
+        total, frequencies = self._statistics(question)
+
+        def idf(term: str) -> float:
+            if not total:
+                return 1.0
+            df = frequencies.get(term, 0)
+            return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
+        passages = [self._passage_terms(f"{d.meta.get('title') or ''}\n{d.content or ''}") for d in documents]
+        found_anywhere = frozenset().union(*passages) if passages else frozenset()
+        missing = [t for t in self._names(question, total, frequencies) if t not in found_anywhere]
+        weights = {t: idf(t) for t in terms}
+        whole = sum(weights.values()) or 1.0
+        coverage = max((sum(w for t, w in weights.items() if t in p) / whole for p in passages), default=0.0)
+        answerable = bool(documents) and not missing and coverage >= self.min_coverage
+        return {"answerable": answerable, "coverage": round(coverage, 3), "missing_names": missing}
+
+    def _names(self, question: str, total: int, frequencies: dict[str, int]) -> list[str]:
+        """The question's codes, and its rare capitalised words, as analysed terms."""
+        names = [t for t in self._analyzer.codes(question) if is_code(t.split()[-1]) and " " not in t]
+        first_word = question.strip().split(" ", 1)[0]
+        for match in _NAME.finditer(question):
+            word = match.group(1)
+            if word == first_word and match.start() == question.find(first_word):
+                continue
+            for term in self._analyzer.words(word):
+                share = frequencies.get(term, 0) / total if total else 0.0
+                if share <= self.max_name_share:
+                    names.append(term)
+        return list(dict.fromkeys(fold(n) for n in names))
+
+    @component.output_types(documents=list[Document], answerable=bool, coverage=float, missing_names=list[str])
+    def run(self, documents: list[Document], query: str) -> dict[str, Any]:
+        """
+        :param documents: The ranked passages the LLM would be given.
+        :param query: The (standalone) question.
+        :returns: `documents` unchanged, `answerable`, the best passage's `coverage` of the question's weight and
+            the names of the question found in no passage (`missing_names`).
+        """
+        if not self.enabled:
+            return {"documents": documents, "answerable": True, "coverage": 1.0, "missing_names": []}
+        return {"documents": documents, **self.assess(query, documents)}
