@@ -9,6 +9,11 @@
 #   LLM_START_TIMEOUT=600                      seconds to wait for readiness
 #   LLM_MODEL_DIR=var/models/qwen2.5-coder-0.5b-instruct   Hugging Face model folder
 #   LLM_KVCACHE_GB=2                           VLLM_CPU_KVCACHE_SPACE (GiB of KV cache)
+#   LLM_DTYPE=auto                             weights' dtype: auto = bfloat16 where the CPU computes it
+#                                              (avx512_bf16 or amx_bf16), else float32: without them vLLM emulates
+#                                              bf16 and prefill crawls (measured here, AMD EPYC with AVX2 only)
+#   LLM_RESERVED_CPUS=0                        cores vLLM leaves to the service (VLLM_CPU_NUM_OF_RESERVED_CPU);
+#                                              vLLM already yields the CPU to the service (LLM_NICE, LLM_SCHED)
 #   LLM_EXTRA_ARGS="..."                       more api_server flags (word-split)
 #   LLM_NICE=10                                CPU priority of vLLM (0: same as the service). On one machine the
 #                                              service's short work (cached answers, retrieval) then runs first
@@ -30,6 +35,11 @@ MAX_LEN="${LLM_MAX_MODEL_LEN:-2048}"
 TIMEOUT="${LLM_START_TIMEOUT:-600}"
 MODEL_DIR="${LLM_MODEL_DIR:-$ROOT/var/models/qwen2.5-coder-0.5b-instruct}"
 KV_GB="${LLM_KVCACHE_GB:-2}"
+DTYPE="${LLM_DTYPE:-auto}"
+if [[ "$DTYPE" == auto ]]; then
+  if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then DTYPE=bfloat16; else DTYPE=float32; fi
+fi
+RESERVED="${LLM_RESERVED_CPUS:-0}"
 LOG="${LLM_LOG_FILE:-$ROOT/var/log/vllm.log}"
 PIDFILE="${LLM_PID_FILE:-$ROOT/var/run/vllm.pid}"
 URL="http://127.0.0.1:$PORT/v1/models"
@@ -86,7 +96,7 @@ else
     --served-model-name "$NAME"
     --host 127.0.0.1 --port "$PORT"
     --max-model-len "$MAX_LEN"
-    --dtype bfloat16
+    --dtype "$DTYPE"
     "${EXTRA[@]}")
   GROUP_NICE="${LLM_NICE:-10}"
   case "${LLM_SCHED:-idle}" in
@@ -105,7 +115,7 @@ else
   # against its own threads, and it took as much CPU as the service's whole group (measured: the service's event
   # loop waited for a core as long as it ran). The session's autogroup gets the same low priority, before vLLM starts.
   # Offline: never try the Hugging Face hub; no usage statistics.
-  env VLLM_CPU_KVCACHE_SPACE="$KV_GB" \
+  env VLLM_CPU_KVCACHE_SPACE="$KV_GB" VLLM_CPU_NUM_OF_RESERVED_CPU="$RESERVED" \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
     "${SCHED[@]}" nice -n "${LLM_NICE:-10}" setsid sh -c \
