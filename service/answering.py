@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -113,6 +114,7 @@ def rag_inputs(
         "numeric_prioritizer": {"query": question},
         "ranker": {"query": question},
         "answerability": {"query": question},
+        "context_formatter": {"question": question},
         "prompt_builder": {
             "question": question,
             "prompt_type": options.prompt_type,
@@ -401,6 +403,13 @@ async def collect(events: AsyncIterator[Event]) -> Answer:
 
 
 UNSUPPORTED_NOTE = "⚠ Aucun extrait ne confirme"
+SOURCES_HEADING = "**Sources**"
+_EXTRAS = re.compile(rf"(?:\n\n_{UNSUPPORTED_NOTE}.*?_)?(?:\n\n---\n{re.escape(SOURCES_HEADING)}\n.*)?\s*$", re.DOTALL)
+
+
+def strip_answer_extras(text: str) -> str:
+    """An answer as the model wrote it: the note and the Markdown sources footer added for clients cut off."""
+    return _EXTRAS.sub("", text, count=1).rstrip()
 
 
 def unsupported_note(unsupported: list[str]) -> str:
@@ -415,7 +424,7 @@ def sources_footer(sources: list[dict[str, Any]], invalid_citations: list[int] |
     """The sources as Markdown, appended to answers sent to OpenAI clients (Open WebUI shows it as is)."""
     if not sources:
         return ""
-    lines = ["", "", "---", "**Sources**"]
+    lines = ["", "", "---", SOURCES_HEADING]
     for src in sources:
         label = src.get("title") or src.get("source") or src.get("id")
         origin = f" — `{src['source']}`" if src.get("source") and src.get("source") != label else ""

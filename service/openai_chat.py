@@ -14,6 +14,8 @@ the structured list in a top-level `sources` field of the last chunk (and of a n
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -36,6 +38,7 @@ from service.answering import (
     LLMUnavailableError,
     Mode,
     sources_footer,
+    strip_answer_extras,
     unsupported_note,
 )
 from service.settings import Settings
@@ -104,9 +107,17 @@ def last_user_question(messages: list[ChatMessage]) -> str:
 
 
 def earlier_turns(messages: list[ChatMessage]) -> list[ChatMessage]:
-    """The user and assistant turns before the last user message (the conversation history)."""
+    """
+    The user and assistant turns before the last user message (the conversation history). Earlier answers come
+    back as the client showed them: their Markdown sources footer and the unsupported-statements note are cut off.
+    """
     last = max(i for i, m in enumerate(messages) if m.is_from("user") and (m.text or "").strip())
-    return [m for m in messages[:last] if (m.is_from("user") or m.is_from("assistant")) and (m.text or "").strip()]
+    turns = []
+    for m in messages[:last]:
+        if not (m.is_from("user") or m.is_from("assistant")) or not (m.text or "").strip():
+            continue
+        turns.append(ChatMessage.from_assistant(strip_answer_extras(m.text or "")) if m.is_from("assistant") else m)
+    return turns
 
 
 # ---- model routing and request options ------------------------------------------------------------------------
@@ -114,16 +125,26 @@ def earlier_turns(messages: list[ChatMessage]) -> list[ChatMessage]:
 
 @dataclass(frozen=True)
 class ModelRoute:
-    """What a model name means: a graph and an LLM backend."""
+    """What a model name means: a graph, an LLM backend, and thinking when the name asks for it."""
 
     mode: Mode
     backend: str
+    thinking: bool | None = None  # True: `rag-thinking`, `chat-thinking` (a client that has no thinking switch)
+
+
+THINKING_SUFFIX = "-thinking"
 
 
 def model_routes(settings: Settings) -> dict[str, ModelRoute]:
-    """Every model name clients may use: `rag`, `chat` (default backend) and each backend's name (RAG)."""
+    """
+    Every model name clients may use: `rag`, `chat` (default backend) and each backend's name (RAG), and
+    `rag-thinking` / `chat-thinking` when the default backend can think (Open WebUI's model picker is its switch).
+    """
     default = settings.models.llm.default
     routes = {"rag": ModelRoute("rag", default), "chat": ModelRoute("chat", default)}
+    if settings.llm_backend(default).thinking != "none":
+        routes["rag" + THINKING_SUFFIX] = ModelRoute("rag", default, thinking=True)
+        routes["chat" + THINKING_SUFFIX] = ModelRoute("chat", default, thinking=True)
     for name in settings.models.llm.backends:
         routes.setdefault(name, ModelRoute("rag", name))
     return routes
@@ -172,12 +193,17 @@ def bounded_generation_kwargs(body: Mapping[str, Any], settings: Settings) -> di
 
 
 def generation_options(
-    body: Mapping[str, Any], settings: Settings, backend: str, history: list[ChatMessage] | None = None
+    body: Mapping[str, Any],
+    settings: Settings,
+    backend: str,
+    history: list[ChatMessage] | None = None,
+    thinking_default: bool | None = None,
 ) -> GenerationOptions:
     """The generation options a request asks for, checked against the configuration."""
     backend_settings = settings.llm_backend(backend)
     thinking = flag(body.get("enable_thinking"), "enable_thinking")
-    thinking = settings.generation.enable_thinking if thinking is None else thinking
+    if thinking is None:
+        thinking = settings.generation.enable_thinking if thinking_default is None else thinking_default
     prompt_type = body.get("prompt_type")
     if prompt_type is not None and not isinstance(prompt_type, str):
         raise HTTPException(status_code=400, detail="'prompt_type' must be a string")
@@ -274,15 +300,29 @@ def unavailable(error: LLMUnavailableError) -> HTTPException:
 
 
 def open_webui_source_event(source: dict[str, Any]) -> dict[str, Any]:
-    """One source as an Open WebUI `source` event (listed under the answer as a citation)."""
-    name = source.get("title") or source.get("source") or source.get("id")
-    metadata = {k: v for k, v in source.items() if k != "text" and v is not None}
+    """
+    One passage as an Open WebUI `source` event, listed under the answer and opened by its `[n]` chip.
+
+    Open WebUI groups the passages of its source events by `metadata.source` and numbers its chips by those groups,
+    in the order the events came: each passage gets a key of its own (`<document>#<n>`, never a URL), so two
+    passages of one document stay two sources and `[n]` opens passage `n`. The name shown starts with the number.
+    """
+    title = source.get("title") or source.get("source") or source.get("id")
+    name = f"{source['number']}. {title}"
+    if source.get("section"):
+        name += f" — {source['section']}"
+    metadata = {k: v for k, v in source.items() if k != "text" and v is not None and not isinstance(v, (dict, list))}
+    metadata.update(source=f"{source.get('source') or source.get('id')}#{source['number']}", name=name)
+    if isinstance(source.get("page"), int) and source["page"] >= 1:
+        metadata["page"] = source["page"] - 1  # Open WebUI shows `page + 1`
+    else:
+        metadata.pop("page", None)
     return {
         "type": "source",
         "data": {
-            "source": {"name": f"[{source['number']}] {name}", "id": source.get("id")},
-            "document": [source.get("text") or name],
-            "metadata": [{**metadata, "source": name, "name": f"[{source['number']}] {name}"}],
+            "source": {"name": name, "id": metadata["source"]},
+            "document": [source.get("text") or str(title)],
+            "metadata": [metadata],
         },
     }
 
@@ -360,6 +400,95 @@ def completion(answer: Answer, model: str, footer: bool) -> dict[str, Any]:
     return body.model_dump(exclude_none=True)
 
 
+# ---- clients ---------------------------------------------------------------------------------------------------
+
+OPEN_WEBUI_HEADER_PREFIX = "x-openwebui-"
+SOURCES_FOOTER_HEADER = "x-rag-sources-footer"
+
+
+def shows_structured_sources(headers: Mapping[str, str], body: Mapping[str, Any]) -> bool:
+    """
+    Whether the client lists the structured sources itself, so the Markdown footer would show them twice: Open
+    WebUI (it forwards `X-OpenWebUI-*` headers when started with `ENABLE_FORWARD_USER_INFO_HEADERS=true`), or any
+    client that says `x-rag-sources-footer: false` (header) or `"sources_footer": false` (body).
+    """
+    asked = flag(body.get("sources_footer"), "sources_footer")
+    if asked is None and headers.get(SOURCES_FOOTER_HEADER) is not None:
+        asked = flag(headers.get(SOURCES_FOOTER_HEADER), SOURCES_FOOTER_HEADER)
+    if asked is not None:
+        return not asked
+    return any(name.lower().startswith(OPEN_WEBUI_HEADER_PREFIX) for name in headers)
+
+
+# Open WebUI's background tasks (its config.py templates) all start with « ### Task: » and carry the chat in
+# <chat_history>; they go to the chat's own model, after or alongside the user's message.
+_TASK_PROMPTS = {
+    "title": "generate a concise",
+    "tags": "generate 1-3 broad tags",
+    "follow_ups": "suggest 3-5 relevant follow-up",
+    "follow_ups_v2": "predict 3-5 useful messages",
+    "queries": "analyze the chat history to determine the necessity of generating search queries",
+    "autocomplete": "you are an autocompletion system",
+}
+_CHAT_HISTORY = re.compile(r"<chat_history>\s*(.*?)\s*</chat_history>", re.DOTALL)
+_TITLE_WORDS = 6
+
+
+def open_webui_task(messages: Any) -> str | None:
+    """
+    The kind of Open WebUI background task a request's OpenAI `messages` are (`title`, `tags`...), or None for a
+    user's message.
+    """
+    if not isinstance(messages, list):
+        return None
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if len(users) != 1:
+        return None
+    text = _text_of(users[0].get("content")).lstrip()
+    if not text.startswith("### Task:"):
+        return None
+    head = text[:400].lower()
+    kind = next((k for k, marker in _TASK_PROMPTS.items() if marker in head), "other")
+    return "follow_ups" if kind == "follow_ups_v2" else kind
+
+
+def background_task_reply(task: str, messages: list[ChatMessage]) -> str:
+    """
+    A cheap, valid answer to an Open WebUI background task, without retrieval or LLM: the title is the start of the
+    first question; tags, follow-ups, queries and completions are empty (Open WebUI keeps its defaults). On the
+    embedded default each of them would otherwise cost a whole RAG answer of the local CPU model.
+    """
+    history = _CHAT_HISTORY.search(messages[-1].text or "")
+    first_user = ""
+    if history:
+        for line in history.group(1).splitlines():
+            if line.upper().startswith("USER:"):
+                first_user = line.split(":", 1)[1].strip()
+                break
+    if task == "title":
+        words = re.sub(r"[?!.]+$", "", first_user).split()
+        title = " ".join(words[:_TITLE_WORDS]) + (" …" if len(words) > _TITLE_WORDS else "")
+        return json.dumps({"title": title or "Question"}, ensure_ascii=False)
+    empty = {"tags": {"tags": []}, "follow_ups": {"follow_ups": []}, "queries": {"queries": []}}
+    if task in empty:
+        return json.dumps(empty[task])
+    return ""
+
+
+def background_task_completion(task: str, messages: list[ChatMessage], model: str) -> dict[str, Any]:
+    message = Message(role="assistant", content=background_task_reply(task, messages))
+    body = ChatCompletion(
+        id=f"{model}-{uuid.uuid4()}",
+        object="chat.completion",
+        created=int(time.time()),
+        model=model,
+        choices=[Choice(index=0, message=message, finish_reason="stop")],
+        mode="task",
+        task=task,
+    )
+    return body.model_dump(exclude_none=True)
+
+
 # ---- the routes ------------------------------------------------------------------------------------------------
 
 
@@ -395,13 +524,16 @@ def add_openai_routes(app: FastAPI, settings: Settings) -> None:
         filters = body.get("filters")
         if filters is not None and not isinstance(filters, dict):
             raise HTTPException(status_code=400, detail="'filters' must be a Haystack filter object.")
+        model = str(body["model"])
+        task = open_webui_task(body.get("messages"))
+        if task is not None:  # Open WebUI's title, tags, follow-ups...: answered here, no retrieval, no LLM
+            return JSONResponse(background_task_completion(task, messages, model), headers={MODE_HEADER: "task"})
         history = earlier_turns(messages)
-        options = generation_options(body, settings, route.backend, history)
+        options = generation_options(body, settings, route.backend, history, route.thinking)
         options.stream_tokens = bool(flag(body.get("stream"), "stream"))
         graphs = deployed_graphs(request.app)
-        footer = settings.generation.openai_sources_footer
+        footer = settings.generation.openai_sources_footer and not shows_structured_sources(request.headers, body)
         events = answer_events(graphs, settings, mode, messages, options, filters=filters)
-        model = str(body["model"])
         if options.stream_tokens:
             deltas = openai_deltas(events, model, footer)
             response = create_async_streaming_response(deltas, f"{model}-{uuid.uuid4()}", model)

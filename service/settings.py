@@ -106,8 +106,8 @@ class LocalLLMSettings(_Section):
     """The vLLM server the embedded default starts itself (reached only through its OpenAI API)."""
 
     enabled: bool = True
-    backend: str
-    model_dir: str
+    backend: str | None = None  # a name of models.llm.backends; None: the default backend
+    model_dir: str | None = None  # None: var/models/<the backend's model>, where scripts/setup_llm.sh puts it
     port: int = Field(8000, ge=1, le=65535)
     max_model_len: int = Field(2048, ge=256)
     start_timeout: float = Field(900.0, gt=0)
@@ -122,8 +122,13 @@ class LLMSettings(_Section):
     def _names_exist(self) -> LLMSettings:
         if self.default not in self.backends:
             raise ValueError(f"default '{self.default}' is not one of models.llm.backends ({', '.join(self.backends)})")
-        if self.local is not None and self.local.backend not in self.backends:
-            raise ValueError(f"local.backend '{self.local.backend}' is not one of models.llm.backends")
+        if self.local is not None:
+            if self.local.backend is None:
+                self.local.backend = self.default
+            if self.local.backend not in self.backends:
+                raise ValueError(f"local.backend '{self.local.backend}' is not one of models.llm.backends")
+            if self.local.model_dir is None:
+                self.local.model_dir = f"var/models/{self.backends[self.local.backend].model}"
         return self
 
 
@@ -237,6 +242,7 @@ class ContextSettings(_Section):
     max_chunks_per_source: int = Field(2, ge=1, le=20)
     max_tokens_per_doc: int = Field(350, ge=16, le=8000)
     strip_markup: bool = True
+    key_lines: int = Field(ge=0, le=20)
 
 
 class AnswerabilitySettings(_Section):
@@ -277,7 +283,7 @@ class GenerationSettings(_Section):
     include_passage_text: bool = True      # sources carry their passage text unless a request says otherwise
     openai_sources_footer: bool = True     # OpenAI answers end with a Markdown "Sources" list
     tokenizer: str | None = None           # the LLM's tokenizer folder (tokenizer.json), for token budgets
-    context: ContextSettings = ContextSettings()
+    context: ContextSettings
     answerability: AnswerabilitySettings
     citations: CitationSettings
     history: HistorySettings = HistorySettings()
@@ -315,6 +321,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (passed as init values by `load_settings`).
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _tokenizer_of_the_local_model(self) -> Settings:
+        # generation.tokenizer: null counts tokens as the local model does (the folder setup_llm.sh installed).
+        if self.generation.tokenizer is None and self.models.llm.local is not None:
+            self.generation.tokenizer = self.models.llm.local.model_dir
+        return self
 
     def resolve_path(self, value: str) -> Path:
         """A path from the configuration, relative to the project root unless absolute."""

@@ -13,7 +13,7 @@ from components.builders.reasoning import split_reasoning
 from components.builders.statement_citer import StatementCiter, StreamingStatementCiter
 from components.inline_async import runs_inline
 
-SOURCE_META_FIELDS = ("title", "source", "theme", "document_type", "publish_date", "code_affaire", "client")
+SOURCE_META_FIELDS = ("title", "source", "page", "theme", "document_type", "publish_date", "code_affaire", "client")
 
 
 @component

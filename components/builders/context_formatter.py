@@ -10,6 +10,7 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
+from components.document_stores.french_analysis import FrenchAnalyzer
 from components.inline_async import runs_inline
 
 # Metadata read defensively: the first key present wins.
@@ -19,6 +20,7 @@ _DATE_KEYS = ("publish_date", "date")
 _SECTION_KEYS = ("section_path", "parent_section_path", "parent_headings", "headings", "section_title", "section")
 
 PASSAGE_CACHE_SIZE = 4096  # passages whose shown text is kept (a few MB)
+_TABLE_RULE = re.compile(r"^\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
 
 _MARKUP = [
     (re.compile(r"<!--.*?-->", re.DOTALL), ""),  # HTML comments
@@ -77,13 +79,14 @@ class ContextFormatter:
     hold the information (the passages searched are still returned as sources).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (plain parameters, set from YAML by name)
         self,
         max_docs: int = 5,
         max_chunks_per_source: int = 2,
         max_tokens_per_doc: int = 400,
         tokenizer: str | None = None,
         strip_markup: bool = True,
+        key_lines: int = 0,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -91,6 +94,8 @@ class ContextFormatter:
         :param max_tokens_per_doc: Token budget of one document's passages together.
         :param tokenizer: The LLM's tokenizer (a folder with `tokenizer.json`); None estimates token counts.
         :param strip_markup: Whether Markdown and HTML markup is removed from the passages (tables stay tables).
+        :param key_lines: How many lines (sentences, list items, table rows under their header) that hold most of
+            the question's words are shown first, under « Passages clés », with their passage number (0: none).
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
@@ -99,6 +104,8 @@ class ContextFormatter:
         self.max_tokens_per_doc = max_tokens_per_doc
         self.tokenizer = tokenizer
         self.strip_markup = strip_markup
+        self.key_lines = key_lines
+        self._analyzer = FrenchAnalyzer()
         self._budget = TokenBudget(tokenizer)
         # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
         # counted) is worked out once. ~2 ms per answer on the event loop under load otherwise.
@@ -113,10 +120,11 @@ class ContextFormatter:
         return self._budget.fit(text, max_tokens) if text else ("", False, 0)
 
     @component.output_types(documents=list[Document], context=str)
-    def run(self, documents: list[Document], answerable: bool = True) -> dict[str, Any]:
+    def run(self, documents: list[Document], answerable: bool = True, question: str | None = None) -> dict[str, Any]:
         """
         :param documents: The ranked passages, best first.
         :param answerable: Whether the passages can answer the question (`AnswerabilityChecker`).
+        :param question: The question, for the key lines.
         :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
             sources that were searched).
@@ -140,7 +148,31 @@ class ContextFormatter:
         if not kept or not answerable:
             return {"documents": kept}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
-        return {"documents": kept, "context": context}
+        key = self.key_passages(question, kept) if question and self.key_lines else ""
+        return {"documents": kept, "context": f"{key}\n\n{context}" if key else context}
+
+    def key_passages(self, question: str, documents: list[Document]) -> str:
+        """
+        The lines of the passages that hold most of the question's words, best first, each with its passage number;
+        a table row comes under its header row. Small models answer from the first text that looks relevant: the
+        row `| 7 | BB 0/10 … | 15,20 |` before the whole bill of quantities.
+        """
+        terms = set(self._analyzer.words(question))
+        if not terms:
+            return ""
+        scored: list[tuple[float, int, int, str]] = []
+        for number, document in enumerate(documents, start=1):
+            for position, (line, header) in enumerate(_lines(document.content or "")):
+                found = terms & set(self._analyzer.words(line))
+                if len(found) < min(2, len(terms)):
+                    continue
+                shown = f"{header}\n    {line}" if header else line
+                scored.append((len(found) / len(terms), number, position, shown))
+        scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+        best = scored[: self.key_lines]
+        if not best:
+            return ""
+        return "Passages clés :\n" + "\n".join(f"[{number}] {shown}" for _, number, _, shown in best)
 
     @staticmethod
     def _block(number: int, document: Document) -> str:
@@ -156,3 +188,23 @@ class ContextFormatter:
         if date:
             label = f"{label} ({date})" if label else str(date)
         return f"[{number}] {label}\n{document.content}" if label else f"[{number}]\n{document.content}"
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    """The lines of a passage worth showing alone, each with the header row of its table (or "")."""
+    lines = [line.strip() for line in text.split("\n")]
+    out: list[tuple[str, str]] = []
+    header = ""
+    for i, line in enumerate(lines):
+        if not line.startswith("|"):
+            header = ""
+            if len(line) > 3:
+                out.append((line, ""))
+            continue
+        if _TABLE_RULE.match(line):
+            continue
+        if i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
+            header = line  # a header row: shown with the rows under it, not alone
+            continue
+        out.append((line, header))
+    return out

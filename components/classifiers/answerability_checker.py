@@ -16,7 +16,20 @@ logger = logging.getLogger(__name__)
 
 # A capitalised word that is not the question's first word: a proper name (« pont de la Chaume », « Bréchy »).
 _NAME = re.compile(r"(?<![\w'’-])([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜ][a-zàâäçéèêëîïôöùûüœ]{2,})(?![\w])")
+_YEAR = re.compile(r"(?<![\d/-])(?:19|20)\d\d(?![\d/-])")
 PASSAGE_CACHE_SIZE = 4096
+# Snowball stems keep French verb and noun families apart (« reprendre » repren, « reprise » repris; « propose »
+# propos, « proposition » proposit): a word of the question also counts as found when a passage word shares its
+# first letters.
+PREFIX_LETTERS = 5
+_PREFIX_MARK = "\x00"
+# Words that ask rather than name what is asked (« Présente-moi », « Donne le détail »): rare in documents, so
+# their IDF would weigh heavily for nothing.
+REQUEST_WORDS = (
+    "présente présenter présentation donne donner indique indiquer décris décrire détaille détailler parle parler "
+    "dis dire liste lister résume résumer rappelle rappeler explique expliquer cite citer montre montrer fiche "
+    "peux pouvez sais savez voudrais voulez souhaite"
+)
 
 
 @runtime_checkable
@@ -66,6 +79,7 @@ class AnswerabilityChecker:
         self.max_name_share = max_name_share
         self.enabled = enabled
         self._analyzer = FrenchAnalyzer()
+        self._request_terms = frozenset(self._analyzer.words(REQUEST_WORDS))
         self._passage_terms = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +101,10 @@ class AnswerabilityChecker:
         return default_from_dict(cls, {**data, "init_parameters": params})
 
     def _terms(self, text: str) -> frozenset[str]:
-        return frozenset(self._analyzer.tokens(text))
+        """A passage's terms, and the first letters of its longer words (« reprise » matches « reprendre »)."""
+        terms = self._analyzer.tokens(text)
+        prefixes = {_PREFIX_MARK + t[:PREFIX_LETTERS] for t in terms if len(t) >= PREFIX_LETTERS and t.isalpha()}
+        return frozenset(terms) | prefixes
 
     def _statistics(self, question: str) -> tuple[int, dict[str, int]]:
         if not isinstance(self.document_store, TermStatistics):
@@ -100,7 +117,7 @@ class AnswerabilityChecker:
 
     def assess(self, question: str, documents: list[Document]) -> dict[str, Any]:
         """The check's details: `answerable`, `coverage` of the best passage, `missing_names`."""
-        terms = list(dict.fromkeys(self._analyzer.tokens(question)))
+        terms = [t for t in dict.fromkeys(self._analyzer.tokens(question)) if t not in self._request_terms]
         if not terms:
             return {"answerable": bool(documents), "coverage": 1.0, "missing_names": []}
         total, frequencies = self._statistics(question)
@@ -116,17 +133,28 @@ class AnswerabilityChecker:
         missing = [t for t in self._names(question, total, frequencies) if t not in found_anywhere]
         weights = {t: idf(t) for t in terms}
         whole = sum(weights.values()) or 1.0
-        coverage = max((sum(w for t, w in weights.items() if t in p) / whole for p in passages), default=0.0)
+        coverage = max((sum(w for t, w in weights.items() if _found(t, p)) / whole for p in passages), default=0.0)
         answerable = bool(documents) and not missing and coverage >= self.min_coverage
         return {"answerable": answerable, "coverage": round(coverage, 3), "missing_names": missing}
 
     def _names(self, question: str, total: int, frequencies: dict[str, int]) -> list[str]:
-        """The question's codes, and its rare capitalised words, as analysed terms."""
-        names = [t for t in self._analyzer.codes(question) if is_code(t.split()[-1]) and " " not in t]
-        first_word = question.strip().split(" ", 1)[0]
+        """
+        What the passages must hold for the question to be about them: its codes and references (`A2459`,
+        `RD 27`, `NF P 98-115`: the longest form), its years (`2021`), its rare capitalised words.
+        """
+        names: list[str] = []
+        seen_codes: set[str] = set()
+        for code in self._analyzer.codes(question):  # longest form first: "nf p 98-115", "p 98-115", "98-115"
+            bare = code.split()[-1]
+            if bare in seen_codes or not (is_code(bare) or " " in code):
+                continue
+            seen_codes.add(bare)
+            names.append(code)
+        names += _YEAR.findall(question)
         for match in _NAME.finditer(question):
             word = match.group(1)
-            if word == first_word and match.start() == question.find(first_word):
+            before = question[: match.start()].rstrip(" «\"'(")
+            if not before or before[-1] in ".!?:;":  # a sentence's first word is capitalised anyway
                 continue
             for term in self._analyzer.words(word):
                 share = frequencies.get(term, 0) / total if total else 0.0
@@ -145,3 +173,10 @@ class AnswerabilityChecker:
         if not self.enabled:
             return {"documents": documents, "answerable": True, "coverage": 1.0, "missing_names": []}
         return {"documents": documents, **self.assess(query, documents)}
+
+
+def _found(term: str, passage: frozenset[str]) -> bool:
+    return term in passage or (
+        len(term) >= PREFIX_LETTERS and term.isalpha() and _PREFIX_MARK + term[:PREFIX_LETTERS] in passage
+    )
+

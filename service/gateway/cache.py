@@ -1,9 +1,10 @@
 """
 The answer cache: whole HTTP answers of non-streaming question routes, in Redis or in process memory.
 
-Key: route, mode (RAG or not), model, the normalised question (RAG: the last user question; plain chat: every
-message), the request's filters, the caller's access scope, every other body field that changes the answer
-(prompt type, thinking flag, max_tokens, ...), and the index generation. Two callers share an entry only when they
+Key: route, mode (RAG or not), model, the normalised messages of the whole conversation (a RAG follow-up is
+rewritten from the earlier turns, so the same follow-up in two conversations is two answers), the request's
+filters, the caller's access scope, every other body field that changes the answer (prompt type, thinking flag,
+max_tokens, ...), and the index generation. Two callers share an entry only when they
 may see exactly the same documents. Degraded answers (a store down) and errors are never stored.
 
 The index generation is a counter in `<stores.data_dir>/index_generation`, bumped by the indexer after every
@@ -57,11 +58,10 @@ def answer_cache_key(path: str, body: dict[str, Any], mode: str, scope: str, gen
             for m in messages
             if isinstance(m, dict)
         ]
-        if mode == "rag":  # the RAG graph answers the last user question only
-            users = [t for role, t in texts if role == "user" and t]
-            fields["question"] = users[-1] if users else ""
-        else:
-            fields["conversation"] = texts
+        # The whole conversation: a RAG answer depends on the earlier turns too (the follow-up is rewritten from
+        # them, and they are in the prompt), so « Quel est le montant de son marché ? » after A2458 and after
+        # B1037 are two answers.
+        fields["conversation"] = texts
     for name in ("query", "question"):
         if isinstance(fields.get(name), str):
             fields[name] = normalise_question(fields[name])

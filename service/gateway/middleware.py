@@ -24,6 +24,7 @@ from service.gateway.context import CURRENT_REQUEST, RequestContext
 from service.gateway.rate_limit import RateLimiter
 from service.gateway.redis_link import RedisLink
 from service.gateway.validation import CHAT_ROUTES, BadRequestError, is_question_route, parse_json_body, validate_body
+from service.openai_chat import THINKING_SUFFIX, open_webui_task
 
 logger = logging.getLogger("service.gateway")
 
@@ -65,8 +66,13 @@ def route_label(path: str) -> str:
 
 
 def mode_of(path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
-    """RAG or plain chat, as the routes decide it (`use_rag` in the body wins over the `x-use-rag` header)."""
-    if path in CHAT_ROUTES and body.get("model") == "chat":
+    """
+    RAG, plain chat, or an Open WebUI background task, as the routes decide it (`use_rag` in the body wins over
+    the `x-use-rag` header).
+    """
+    if path in CHAT_ROUTES and open_webui_task(body.get("messages")) is not None:
+        return "task"
+    if path in CHAT_ROUTES and body.get("model") in ("chat", "chat" + THINKING_SUFFIX):
         return "chat"
     value = body.get("use_rag")
     if value is None:

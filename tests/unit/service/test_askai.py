@@ -65,7 +65,7 @@ def _ask(question: str = "Quel est le délai du lot 2 ?", **body) -> dict:
 
 def test_models_are_the_graphs_and_the_backends(make_client, settings):
     ids = [m["id"] for m in make_client().get("/v1/models").json()["data"]]
-    assert ids == ["rag", "chat", *settings.models.llm.backends]
+    assert ids == ["rag", "chat", "rag-thinking", "chat-thinking", *settings.models.llm.backends]
 
 
 def test_unknown_model_is_a_404(make_client):

@@ -4,17 +4,21 @@ from fastapi_openai_compat.chat_completions.models import ChatCompletion
 from haystack.dataclasses import StreamingChunk
 from starlette.datastructures import Headers
 
-from service.answering import Answer, Event, LLMUnavailableError
+from service.answering import Answer, Event, LLMUnavailableError, sources_footer, unsupported_note
 from service.openai_chat import (
     ModelRoute,
     answer_text,
+    background_task_reply,
     bounded_generation_kwargs,
     earlier_turns,
     generation_options,
     last_user_question,
     model_routes,
+    open_webui_source_event,
+    open_webui_task,
     openai_deltas,
     resolve_model,
+    shows_structured_sources,
     to_chat_messages,
     unavailable,
     wants_rag,
@@ -186,7 +190,7 @@ async def test_openai_deltas_streams_text_then_sources():
     chunks = [d for d in deltas if isinstance(d, ChatCompletion)]
     events = [c.model_extra["event"] for c in chunks if "event" in c.model_extra]
     assert [e["type"] for e in events] == ["source", "source"]
-    assert events[0]["data"]["source"]["name"] == "[1] CCTP lot 2"
+    assert events[0]["data"]["source"]["name"] == "1. CCTP lot 2"
     (last,) = [c for c in chunks if "sources" in c.model_extra]
     assert last.model_extra["sources"] == SOURCES
     assert last.model_extra["mode"] == "rag"
@@ -230,6 +234,8 @@ def test_model_routes_and_unknown_model(settings):
     assert routes["rag"] == ModelRoute("rag", default)
     assert routes["chat"] == ModelRoute("chat", default)
     assert routes[default] == ModelRoute("rag", default)
+    assert routes["rag-thinking"] == ModelRoute("rag", default, thinking=True)
+    assert routes["chat-thinking"] == ModelRoute("chat", default, thinking=True)
     with pytest.raises(HTTPException) as info:
         resolve_model("gpt-17", settings)
     assert info.value.status_code == 404
@@ -277,3 +283,75 @@ def test_earlier_turns_are_the_history():
         ]
     )
     assert [m.text for m in earlier_turns(messages)] == ["Q1", "R1"]
+
+
+def test_thinking_model_names_turn_thinking_on_unless_the_body_says_otherwise(settings):
+    backend = settings.models.llm.default
+    assert generation_options({}, settings, backend, thinking_default=True).enable_thinking is True
+    assert (
+        generation_options({"enable_thinking": False}, settings, backend, thinking_default=True).enable_thinking
+        is False
+    )
+
+
+def test_earlier_answers_lose_the_footer_and_note_the_client_sends_back():
+    shown = "Le total est 3 € [1]." + unsupported_note(["Le TTC est 9 €."]) + sources_footer(SOURCES)
+    messages = to_chat_messages(
+        [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": shown}, {"role": "user", "content": "Q2"}]
+    )
+    assert [m.text for m in earlier_turns(messages)] == ["Q1", "Le total est 3 € [1]."]
+
+
+def test_two_passages_of_one_document_are_two_open_webui_sources():
+    first = {"number": 1, "id": "x1", "title": "Fiche A2458", "source": "fiche.md", "page": 2, "text": "Total HT"}
+    second = {"number": 2, "id": "x2", "title": "Fiche A2458", "source": "fiche.md", "section": "DQE", "text": "TVA"}
+    a, b = open_webui_source_event(first)["data"], open_webui_source_event(second)["data"]
+    # Open WebUI groups by metadata.source: one key per passage keeps them apart, in our numbering.
+    assert (a["metadata"][0]["source"], b["metadata"][0]["source"]) == ("fiche.md#1", "fiche.md#2")
+    assert (a["source"]["name"], b["source"]["name"]) == ("1. Fiche A2458", "2. Fiche A2458 — DQE")
+    assert a["document"] == ["Total HT"]
+    assert a["metadata"][0]["page"] == 1  # Open WebUI counts pages from 0
+    assert "page" not in b["metadata"][0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({}, {}, False),
+        ({"X-OpenWebUI-Chat-Id": "c1"}, {}, True),
+        ({"x-rag-sources-footer": "false"}, {}, True),
+        ({"X-OpenWebUI-User-Name": "u"}, {"sources_footer": True}, False),
+        ({}, {"sources_footer": False}, True),
+    ],
+)
+def test_structured_sources_clients_get_no_footer(headers, body, expected):
+    assert shows_structured_sources(Headers(headers), body) is expected
+
+
+TITLE_TASK = (
+    "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
+    "<chat_history>\nUSER: Quel est le montant total HT du marché de l'affaire A2458 ?\nASSISTANT: 631 592,50 €\n"
+    "</chat_history>"
+)
+
+
+def test_open_webui_background_tasks_are_recognised_and_answered_without_the_llm():
+    import json
+
+    title = to_chat_messages([{"role": "user", "content": TITLE_TASK}])
+    assert open_webui_task([{"role": "user", "content": TITLE_TASK}]) == "title"
+    assert json.loads(background_task_reply("title", title)) == {"title": "Quel est le montant total HT …"}
+    follow = to_chat_messages(
+        [{"role": "user", "content": "### Task:\nSuggest 3-5 relevant follow-up questions or prompts..."}]
+    )
+    assert open_webui_task([{"role": "user", "content": follow[0].text}]) == "follow_ups"
+    assert json.loads(background_task_reply("follow_ups", follow)) == {"follow_ups": []}
+    assert open_webui_task([{"role": "user", "content": "### Task:\nGenerate 1-3 broad tags"}]) == "tags"
+    # A user's own question, even one that starts alike in a conversation, is not a task.
+    assert open_webui_task([{"role": "user", "content": "Quel est le montant ?"}]) is None
+    two = [
+        {"role": "user", "content": TITLE_TASK},
+        {"role": "assistant", "content": "x"},
+        {"role": "user", "content": "y"},
+    ]
+    assert open_webui_task(two) is None

@@ -25,6 +25,7 @@ def test_to_dict_and_from_dict():
             "max_tokens_per_doc": 400,
             "tokenizer": None,
             "strip_markup": True,
+            "key_lines": 0,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -110,3 +111,19 @@ def test_no_context_when_the_passages_cannot_answer():
     out = ContextFormatter().run(documents=[doc])
     assert out["context"].startswith("[1]")
     assert ContextFormatter().run(documents=[]) == {"documents": []}
+
+
+def test_key_lines_put_the_rows_that_hold_the_question_first_under_their_header():
+    table = (
+        "| N° | Désignation | PU HT (€) |\n|---|---|---:|\n| 5 | GNT 0/31,5 fondation | 24,50 |\n"
+        "| 7 | BB 0/10 ép. 5 cm, couche de roulement | 15,20 |"
+    )
+    doc = _doc("devis.md", table, title="Devis D2025-087")
+    out = ContextFormatter(key_lines=1).run(documents=[doc], question="Quel prix pour la couche de roulement ?")
+    key, _, blocks = out["context"].partition("\n\n")
+    assert key == (
+        "Passages clés :\n[1] | N° | Désignation | PU HT (€) |\n"
+        "    | 7 | BB 0/10 ép. 5 cm, couche de roulement | 15,20 |"
+    )
+    assert blocks.startswith("[1] Devis D2025-087\n| N° |")
+    assert "Passages clés" not in ContextFormatter().run(documents=[doc], question="couche de roulement")["context"]

@@ -94,3 +94,9 @@ def test_serialises_with_its_store(checker):
     again = Pipeline.from_dict(data, allowed_modules=["components.*"]).get_component("answerability")
     assert again.document_store.path == checker.document_store.path
     assert again.min_coverage == 0.5
+
+
+def test_the_first_word_of_a_sentence_is_no_name(checker):
+    out = checker.run(documents=_ranked("b1037"), query="Présente-moi l'affaire B1037.")
+    assert out["missing_names"] == []
+    assert out["answerable"] is True

@@ -75,10 +75,15 @@ def test_cache_key_covers_what_changes_the_answer():
         {"filters": {"field": "meta.lot", "operator": "==", "value": "2"}},
     ):
         assert _key({**base, **change}) != key, change
-    # RAG answers the last user question only; plain chat depends on the whole conversation.
+    # RAG and plain chat both depend on the whole conversation: the same follow-up after another affair is another
+    # answer (the follow-up is rewritten from the earlier turns).
+    follow_up = {"role": "user", "content": "Quel est le montant de son marché ?"}
+    about = [{"role": "user", "content": "Présente-moi l'affaire A2458."}, {"role": "assistant", "content": "RD 912"}]
+    other = [{"role": "user", "content": "Présente-moi l'affaire B1037."}, {"role": "assistant", "content": "SIEAL"}]
+    assert _key({**base, "messages": [*about, follow_up]}) != _key({**base, "messages": [*other, follow_up]})
+    assert _key({**base, "messages": [*about, follow_up]}) == _key({**base, "messages": [*about, follow_up]})
     earlier = {"role": "assistant", "content": "Bonjour"}
     longer = {**base, "messages": [earlier, *base["messages"]]}
-    assert _key(longer) == key
     assert _key(longer, mode="chat") != _key(base, mode="chat")
 
 
