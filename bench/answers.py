@@ -279,6 +279,22 @@ class Result:
         return any(Path(str(s.get("source", ""))).name == self.case.expected_source for s in self.sources)
 
     @property
+    def facts(self) -> list[str]:
+        """What the passage holding the answer must contain: the key facts, else the reference answers."""
+        return self.case.key_facts or self.case.answers
+
+    def holds_answer(self, source: dict[str, Any]) -> bool:
+        """Judged apart from the product's own rule: the passage holds every key fact (or a reference answer)."""
+        text = f"{source.get('title') or ''}\n{source.get('text') or ''}"
+        if self.case.key_facts:
+            return all(contains(text, fact) for fact in self.case.key_facts)
+        return any(contains(text, answer) for answer in self.case.answers)
+
+    @property
+    def cited(self) -> list[dict[str, Any]]:
+        return [s for s in self.sources if s.get("cited")]
+
+    @property
     def names_entity(self) -> bool:
         return any(contains(self.standalone, name) for name in self.case.must_name)
 
@@ -369,6 +385,25 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
     if unanswerable:
         rows.append(("unanswerable: refused", share(sum(r.refused for r in unanswerable), len(unanswerable))))
     rows.append(("answers with a figure in no passage", share(sum(bool(r.invented_figures) for r in ok), len(ok))))
+    answered = [r for r in ok if not r.refused]
+    good = [r for r in answerable if (r.right if r.case.key_facts else r.contained)]
+    rows.append(("answers with ≥1 citation", share(sum(bool(r.cited) for r in answered), len(answered))))
+    rows.append(
+        (
+            "right answers citing the passage that holds it",
+            share(sum(any(map(r.holds_answer, r.cited)) for r in good), len(good)),
+        )
+    )
+    citations = [(r, s) for r in good for s in r.cited]
+    rows.append(
+        (
+            "citations of right answers that hold the answer",
+            share(sum(r.holds_answer(s) for r, s in citations), len(citations)),
+        )
+    )
+    rows.append(
+        ("refusals with a citation", share(sum(bool(r.cited) for r in ok if r.refused), sum(r.refused for r in ok)))
+    )
     ttft = [r.ttft for r in ok if r.ttft is not None]
     ttlt = [r.ttlt for r in ok]
     speeds = [
@@ -399,7 +434,11 @@ def print_table(suites: list[str], columns: dict[str, dict[str, list[Result]]]) 
 
 
 async def run(args: argparse.Namespace) -> None:
-    variants = [Variant("default", {})] + [Variant(*parse_variant(v)) for v in args.variant]
+    variants = ([] if args.skip_default else [Variant("default", {})]) + [
+        Variant(*parse_variant(v)) for v in args.variant
+    ]
+    if not variants:
+        raise SystemExit("--skip-default needs at least one --variant")
     tokenizer_dir = variants[0].settings.resolve_path(variants[0].settings.generation.tokenizer)
     tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
 
@@ -485,6 +524,7 @@ def main() -> None:
     parser.add_argument("--unanswerable", type=int, default=6, help="piaf/spf: questions whose paragraph is left out")
     parser.add_argument("--distractors", type=int, default=40, help="piaf/spf: other paragraphs indexed")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-default", action="store_true", help="only the --variant columns")
     parser.add_argument("--limit", type=int, default=0, help="the first N questions of each suite only")
     parser.add_argument("--data-root", type=Path, default=Path("/dev/shm"))  # noqa: S108 (a benchmark scratch dir)
     parser.add_argument("--out", help="write every answer as JSON here")

@@ -243,6 +243,7 @@ class ContextSettings(_Section):
     max_tokens_per_doc: int = Field(350, ge=16, le=8000)
     strip_markup: bool = True
     key_lines: int = Field(ge=0, le=20)
+    key_lines_only: list[str]
 
 
 class AnswerabilitySettings(_Section):

@@ -87,6 +87,7 @@ class ContextFormatter:
         tokenizer: str | None = None,
         strip_markup: bool = True,
         key_lines: int = 0,
+        key_lines_only: list[str] | None = None,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -96,6 +97,8 @@ class ContextFormatter:
         :param strip_markup: Whether Markdown and HTML markup is removed from the passages (tables stay tables).
         :param key_lines: How many lines (sentences, list items, table rows under their header) that hold most of
             the question's words are shown first, under « Passages clés », with their passage number (0: none).
+        :param key_lines_only: Query classes (`question_chiffree`...) whose context is the key lines alone, when
+            there are some: a small model picks the figure among a few lines rather than in whole tables.
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
@@ -105,6 +108,7 @@ class ContextFormatter:
         self.tokenizer = tokenizer
         self.strip_markup = strip_markup
         self.key_lines = key_lines
+        self.key_lines_only = list(key_lines_only or [])
         self._analyzer = FrenchAnalyzer()
         self._budget = TokenBudget(tokenizer)
         # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
@@ -120,11 +124,18 @@ class ContextFormatter:
         return self._budget.fit(text, max_tokens) if text else ("", False, 0)
 
     @component.output_types(documents=list[Document], context=str)
-    def run(self, documents: list[Document], answerable: bool = True, question: str | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        documents: list[Document],
+        answerable: bool = True,
+        question: str | None = None,
+        query_class: str | None = None,
+    ) -> dict[str, Any]:
         """
         :param documents: The ranked passages, best first.
         :param answerable: Whether the passages can answer the question (`AnswerabilityChecker`).
         :param question: The question, for the key lines.
+        :param query_class: The question's class, for `key_lines_only`.
         :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
             sources that were searched).
@@ -149,6 +160,8 @@ class ContextFormatter:
             return {"documents": kept}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
         key = self.key_passages(question, kept) if question and self.key_lines else ""
+        if key and query_class in self.key_lines_only:
+            return {"documents": kept, "context": key}
         return {"documents": kept, "context": f"{key}\n\n{context}" if key else context}
 
     def key_passages(self, question: str, documents: list[Document]) -> str:
@@ -162,8 +175,12 @@ class ContextFormatter:
             return ""
         scored: list[tuple[float, int, int, str]] = []
         for number, document in enumerate(documents, start=1):
+            title = set(self._analyzer.words(str(document.meta.get("title") or "")))
             for position, (line, header) in enumerate(_lines(document.content or "")):
-                found = terms & set(self._analyzer.words(line))
+                own = terms & set(self._analyzer.words(line))
+                if not own:
+                    continue  # a line is key for what it says itself; its header and title only rank it
+                found = terms & (set(self._analyzer.words(f"{line} {header}")) | title)
                 if len(found) < min(2, len(terms)):
                     continue
                 shown = f"{header}\n    {line}" if header else line

@@ -50,13 +50,19 @@ def test_openai_chat_completion_answers_with_cited_sources(service: str) -> None
     assert_cited_answer(reply.choices[0].message.content or "")
 
 
-def test_openai_streaming_answers_with_cited_sources(service: str) -> None:
-    stream = client(service).chat.completions.create(
-        model="rag", messages=[{"role": "user", "content": QUESTION}], stream=True
-    )
+def test_streamed_and_whole_answers_carry_the_same_checked_citations(service: str) -> None:
+    """The stream shows each statement once checked (StatementCiter): the same citations as the whole answer."""
+    ask = {"model": "rag", "messages": [{"role": "user", "content": QUESTION}], "temperature": 0, "max_tokens": 200}
+    whole = client(service).chat.completions.create(**ask).choices[0].message.content or ""
+    stream = client(service).chat.completions.create(**ask, stream=True)
     deltas = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
-    assert sum(1 for d in deltas if d) > 3, "the answer was not streamed token by token"
-    assert_cited_answer("".join(deltas))
+    streamed = "".join(deltas)
+    assert_cited_answer(streamed)
+    assert_cited_answer(whole)
+    answer, _ = split_answer(streamed)
+    assert sum(1 for d in deltas if d) >= 2, "the answer and its sources came in one piece"
+    assert re.findall(r"\[\d+\]", answer) == re.findall(r"\[\d+\]", split_answer(whole)[0])
+    assert answer.strip() == split_answer(whole)[0].strip()
 
 
 def test_rag_run_returns_answer_and_numbered_sources(service: str) -> None:

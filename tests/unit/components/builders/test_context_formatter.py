@@ -26,6 +26,7 @@ def test_to_dict_and_from_dict():
             "tokenizer": None,
             "strip_markup": True,
             "key_lines": 0,
+            "key_lines_only": [],
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -127,3 +128,15 @@ def test_key_lines_put_the_rows_that_hold_the_question_first_under_their_header(
     )
     assert blocks.startswith("[1] Devis D2025-087\n| N° |")
     assert "Passages clés" not in ContextFormatter().run(documents=[doc], question="couche de roulement")["context"]
+
+
+def test_key_lines_alone_for_the_classes_that_ask_for_it():
+    table = "| Désignation | Montant HT (€) |\n|---|---:|\n| Total HT | 38 935,00 |\n| Total TTC | 46 722,00 |"
+    doc = _doc("devis.md", table, title="Devis D2025-087")
+    formatter = ContextFormatter(key_lines=2, key_lines_only=["question_chiffree"])
+    question = "Quel est le montant TTC du devis ?"
+    alone = formatter.run(documents=[doc], question=question, query_class="question_chiffree")["context"]
+    assert alone == "Passages clés :\n[1] | Désignation | Montant HT (€) |\n    | Total TTC | 46 722,00 |"
+    whole = formatter.run(documents=[doc], question=question, query_class="autre")["context"]
+    assert whole.startswith("Passages clés :")
+    assert "[1] Devis D2025-087" in whole
