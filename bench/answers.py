@@ -162,6 +162,7 @@ class Case:
     key_facts: list[str] = field(default_factory=list)  # samples: what a right answer must hold
     expected_source: str | None = None
     answerable: bool = True
+    kind: str = ""  # samples: question_chiffree | fiche_identite | autre
     history: list[tuple[str, str]] = field(default_factory=list)  # (user, assistant) earlier turns
     must_name: list[str] = field(default_factory=list)
 
@@ -176,6 +177,7 @@ def sample_cases() -> list[Case]:
             list(r.get("key_facts") or []),
             r.get("expected_source"),
             r.get("expected_source") is not None,
+            r.get("kind", ""),
         )
         for r in rows
     ]
@@ -191,8 +193,8 @@ def conversation_cases() -> list[Case]:
             list(r.get("key_facts") or []),
             r.get("expected_source"),
             True,
-            [(t["user"], t["assistant"]) for t in r["turns"]],
-            list(r.get("must_name") or []),
+            history=[(t["user"], t["assistant"]) for t in r["turns"]],
+            must_name=list(r.get("must_name") or []),
         )
         for r in rows
     ]
@@ -456,6 +458,8 @@ async def run(args: argparse.Namespace) -> None:
             folder = args.data_root / f"rag-answers-{suite}-docs-{args.seed}-{args.sample}-{args.distractors}"
             cases[suite] = beir_cases(suite, args.sample, args.unanswerable, args.distractors, args.seed, folder)
             folders[suite] = folder
+        if args.kind:
+            cases[suite] = [c for c in cases[suite] if c.kind in args.kind]
         if args.limit:
             cases[suite] = cases[suite][: args.limit]
 
@@ -509,9 +513,9 @@ async def run(args: argparse.Namespace) -> None:
                         "error": result.error,
                     }
                 )
+                if args.out:  # after every answer: a run stopped midway keeps what it measured
+                    Path(args.out).write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
             columns[variant.name][suite] = results
-    if args.out:
-        Path(args.out).write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
     print("\nmodels: " + ", ".join(f"{v.name} = {v.settings.models.llm.default}" for v in variants))
     print_table(args.suites, columns)
 
@@ -524,6 +528,7 @@ def main() -> None:
     parser.add_argument("--unanswerable", type=int, default=6, help="piaf/spf: questions whose paragraph is left out")
     parser.add_argument("--distractors", type=int, default=40, help="piaf/spf: other paragraphs indexed")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--kind", nargs="+", help="samples: only the questions of these kinds")
     parser.add_argument("--skip-default", action="store_true", help="only the --variant columns")
     parser.add_argument("--limit", type=int, default=0, help="the first N questions of each suite only")
     parser.add_argument("--data-root", type=Path, default=Path("/dev/shm"))  # noqa: S108 (a benchmark scratch dir)
