@@ -269,9 +269,10 @@ async def standalone_question(
     """
     if rewriter is None or not options.history:
         return question
-    data = {
-        "question": question,
-        "history": list(options.history),
+    asked = {"question": question, "history": list(options.history)}
+    data = {  # by node: Haystack does not mix inputs by name with inputs by node in one run
+        "prompt_builder": asked,
+        STANDALONE_NODE: asked,
         "llm": {
             "backend": options.backend,
             "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},

@@ -395,6 +395,8 @@ async def test_a_rewrite_that_loses_the_affair_gets_its_code_back(rewriter):
     unchanged = FakeChatGenerator("Quel est le montant de son marché ?")
     question = await standalone_question(rewriter(unchanged), "Quel est le montant de son marché ?", options)
     assert question == "Quel est le montant de son marché — A2458 ?"
+    # The rewrite is asked short and greedy (it took 100 s when these options were lost).
+    assert unchanged.calls[0]["generation_kwargs"] == {"max_tokens": 64, "temperature": 0.0}
 
 
 async def test_first_message_is_not_rewritten_and_a_failing_rewriter_still_carries_the_codes(rewriter):
