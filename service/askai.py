@@ -72,7 +72,7 @@ def request_events(app: FastAPI, settings: Settings, ask: AskRequest, stream_tok
     messages: list[ChatMessage] = to_chat_messages([*turns, {"role": "user", "content": ask.question.strip()}])
     history = messages[:-1]
     body = ask.model_dump(exclude={"history", "question"})
-    options = generation_options(body, settings, route.backend, history)
+    options = generation_options(body, settings, route.backend, history, route.thinking)
     options.stream_tokens = stream_tokens
     mode = "rag" if route.mode == "rag" and ask.use_rag else "chat"
     filters = combined_filters(ask.theme, ask.filters)
