@@ -32,8 +32,8 @@ unit:             ## unit tests only (nothing running needed)
 lint:
 	.venv/bin/ruff check components service indexing pipelines tests
 
-bench-answers:    ## answer quality and latency with the configured LLM on a PIAF sample (prints a table)
-	$(PY) bench/answers.py --sample 24 --unanswerable 6 --distractors 60
+bench-answers:    ## answers right, refusals, citations, latency with the configured LLM: samples, follow-ups, PIAF, spf-qr
+	$(PY) bench/answers.py
 
 llm:              ## start the local vLLM and wait for it
 	bash scripts/start_llm.sh
