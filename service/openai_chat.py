@@ -382,22 +382,31 @@ async def openai_deltas(
             yield chunk(sources=listed, mode=mode, service_error=event.data)
 
 
-def completion(answer: Answer, model: str, footer: bool) -> dict[str, Any]:
-    """A non-streamed chat completion, with the reasoning apart and the structured sources alongside."""
-    message = Message(role="assistant", content=answer_text(answer, footer), reasoning_content=answer.thinking or None)
+def _whole_completion(model: str, message: Message, **extra: Any) -> dict[str, Any]:
+    """A non-streamed `chat.completion` holding one message, with extra top-level fields."""
     body = ChatCompletion(
         id=f"{model}-{uuid.uuid4()}",
         object="chat.completion",
         created=int(time.time()),
         model=model,
         choices=[Choice(index=0, message=message, finish_reason="stop")],
+        **extra,
+    )
+    return body.model_dump(exclude_none=True)
+
+
+def completion(answer: Answer, model: str, footer: bool) -> dict[str, Any]:
+    """A non-streamed chat completion, with the reasoning apart and the structured sources alongside."""
+    message = Message(role="assistant", content=answer_text(answer, footer), reasoning_content=answer.thinking or None)
+    return _whole_completion(
+        model,
+        message,
         sources=answer.sources,
         mode=answer.mode,
         invalid_citations=answer.invalid_citations,
         unsupported=answer.unsupported,
         question=answer.question,
     )
-    return body.model_dump(exclude_none=True)
 
 
 # ---- clients ---------------------------------------------------------------------------------------------------
@@ -477,16 +486,7 @@ def background_task_reply(task: str, messages: list[ChatMessage]) -> str:
 
 def background_task_completion(task: str, messages: list[ChatMessage], model: str) -> dict[str, Any]:
     message = Message(role="assistant", content=background_task_reply(task, messages))
-    body = ChatCompletion(
-        id=f"{model}-{uuid.uuid4()}",
-        object="chat.completion",
-        created=int(time.time()),
-        model=model,
-        choices=[Choice(index=0, message=message, finish_reason="stop")],
-        mode="task",
-        task=task,
-    )
-    return body.model_dump(exclude_none=True)
+    return _whole_completion(model, message, mode="task", task=task)
 
 
 # ---- the routes ------------------------------------------------------------------------------------------------
