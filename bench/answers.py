@@ -54,10 +54,11 @@ sys.path.insert(0, str(ROOT))
 from haystack.dataclasses import ChatMessage  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
+from bench.retrieval import config_with  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
 from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
 from service.pipelines import bound_definition, build_pipeline  # noqa: E402
-from service.settings import Settings, config_path  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "bench"
 SAMPLES = ROOT / "samples"
@@ -103,17 +104,6 @@ def is_right(answer: str, key_facts: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- configuration
-def config_with(overrides: dict[str, Any]) -> dict[str, Any]:
-    data = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
-    for dotted, value in overrides.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return data
-
-
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     name, _, spec = text.partition(":")
     overrides: dict[str, Any] = {}

@@ -82,8 +82,8 @@ def write_corpus(corpus: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     return names
 
 
-def settings_with(overrides: dict[str, Any]) -> Settings:
-    """`hayhooks.yml` (and the RAG_* environment) with dotted-key overrides."""
+def config_with(overrides: dict[str, Any]) -> dict[str, Any]:
+    """`hayhooks.yml` as a mapping, with dotted-key overrides."""
     data = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
     for dotted, value in overrides.items():
         node = data
@@ -91,7 +91,12 @@ def settings_with(overrides: dict[str, Any]) -> Settings:
         for part in parents:
             node = node.setdefault(part, {})
         node[last] = value
-    return Settings(**data)
+    return data
+
+
+def settings_with(overrides: dict[str, Any]) -> Settings:
+    """`hayhooks.yml` (and the RAG_* environment) with dotted-key overrides."""
+    return Settings(**config_with(overrides))
 
 
 def build_index(
