@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 RAG := $(PY) -m service
 
-.PHONY: setup demo serve index validate draw test unit lint llm llm-stop bench-answers
+.PHONY: setup demo serve index validate draw test unit lint llm llm-stop bench-answers bench-security
 
 setup:            ## install everything: system packages, venv, offline models, local vLLM
 	bash scripts/setup.sh
@@ -34,6 +34,9 @@ lint:
 
 bench-answers:    ## answers right, refusals, citations, latency with the configured LLM: samples, follow-ups, PIAF, spf-qr
 	$(PY) bench/answers.py
+
+bench-security:   ## the security probe: the service behind a test issuer, attacked; one row per attack
+	$(PY) bench/security.py
 
 llm:              ## start the local vLLM and wait for it
 	bash scripts/start_llm.sh

@@ -59,6 +59,9 @@ from components.builders.figures import unsupported_figures  # noqa: E402
 from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
 from service.pipelines import bound_definition, build_pipeline  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
+
+trust_callers_outside_requests()  # a benchmark runs the graphs itself, outside any request: trusted
 
 SHARED = ROOT.parent / "shared" / "bench"
 SAMPLES = ROOT / "samples"

@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.served import ServedCopy, base_config  # noqa: E402
 from service.gateway.auth import hash_api_key  # noqa: E402
 from service.gateway.cache import bump_index_generation  # noqa: E402
 
@@ -144,13 +143,8 @@ class Service:
     def __init__(self, users: int, cache: str, data_dir: str | None, port: int) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="rag-load-"))
         self.keys = [secrets.token_urlsafe(24) for _ in range(users)]
-        config = yaml.safe_load((ROOT / "hayhooks.yml").read_text(encoding="utf-8"))
+        config = base_config()
         config["server"]["port"] = port
-        # A copy of the indexed stores: Qdrant local mode allows one process per folder, and uploads stay here.
-        source = Path(data_dir or config["stores"]["data_dir"])
-        source = source if source.is_absolute() else ROOT / source
-        shutil.copytree(source, self.tmp / "data")
-        config["stores"]["data_dir"] = str(self.tmp / "data")
         config["auth"] = {
             "mode": "required",
             "api_keys": [{"name": f"user{i}", "sha256": hash_api_key(k)} for i, k in enumerate(self.keys)],
@@ -159,35 +153,14 @@ class Service:
         config["rate_limit"] = {"backend": cache if cache != "off" else "memory", "requests_per_minute": 100_000,
                                 "concurrent_streams": 4}
         config["redis"]["retry_after_seconds"] = 2
-        self.config = self.tmp / "hayhooks.yml"
-        self.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        self.data_dir = config["stores"]["data_dir"]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = self.tmp / "serve.log"
-        with self.log.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", "--no-llm"],
-                env={**os.environ, "RAG_CONFIG": str(self.config)}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-            )
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"rag serve exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        raise SystemExit("rag serve did not start within 600 s")
+        # A copy of the indexed stores: Qdrant local mode allows one process per folder, and uploads stay there.
+        self.served = ServedCopy(config, data_dir or config["stores"]["data_dir"], self.tmp)
+        self.data_dir = str(self.served.data)
+        self.url = self.served.url
+        self.log = self.served.log
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self.tmp / "data", ignore_errors=True)
+        self.served.stop()
 
 
 def redis_answers(port: int = 6379) -> bool:

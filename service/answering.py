@@ -28,7 +28,6 @@ from components.builders.cited_answer_builder import source_entry
 from components.builders.reasoning import ReasoningStreamParser, split_reasoning
 from components.builders.standalone_question import StandaloneQuestionBuilder
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StreamingStatementCiter
-from service.gateway.access import effective_filters
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
@@ -104,7 +103,7 @@ def rag_inputs(
 ) -> dict[str, Any]:
     """The `rag` graph's inputs for one question."""
     options = options or GenerationOptions()
-    filters = effective_filters(filters)  # the caller's access scope AND the request's own filters
+    # The caller's access scope is AND-ed with these by the retrievers themselves (access_scope).
     return {
         "query_classifier": {"query": question},
         "query_embedder": {"text": question},

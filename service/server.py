@@ -2,7 +2,7 @@
 
 Routes: everything Hayhooks serves for the deployed wrappers (`POST /rag/run`, `POST /chat/run`, `/v1/models`,
 `/v1/chat/completions` with streaming, `/status`), plus `/draw/{name}`, which draws a graph offline (Hayhooks'
-own route calls the mermaid.ink web service).
+own route calls the mermaid.ink web service). Hayhooks' deploy/undeploy routes only with `server.admin_routes`.
 """
 
 from __future__ import annotations
@@ -69,6 +69,25 @@ def add_offline_draw_route(app: FastAPI, settings: Settings) -> None:
     app.router.routes.insert(0, app.router.routes.pop())
 
 
+# Hayhooks' routes that deploy or remove graphs and wrapper code sent in the request (hayhooks.server.routers).
+ADMIN_ROUTE_PATHS = ("/deploy_files", "/deploy-yaml", "/undeploy/{pipeline_name}")
+
+
+def remove_admin_routes(app: FastAPI) -> None:
+    """Take Hayhooks' deploy/undeploy routers out of the app (and so out of its OpenAPI schema)."""
+    from hayhooks.server.routers import deploy, undeploy
+
+    admin_routers = (deploy.router, undeploy.router)
+
+    def is_admin(route: Any) -> bool:
+        # FastAPI >= 0.165 keeps an included router as one entry pointing at it; older ones copy its routes.
+        return getattr(route, "original_router", None) in admin_routers or getattr(route, "path", None) in (
+            ADMIN_ROUTE_PATHS
+        )
+
+    app.router.routes[:] = [route for route in app.router.routes if not is_admin(route)]
+
+
 def create_service_app() -> FastAPI:
     """Build the FastAPI app with the configured graphs deployed (an app factory, for uvicorn workers too)."""
     from hayhooks import create_app
@@ -83,6 +102,8 @@ def create_service_app() -> FastAPI:
     skip_copying_immutables()  # Haystack's per-node copies of inputs and outputs, minus their slowest step
     configure_hayhooks(settings)
     app = create_app()
+    if not settings.server.admin_routes:
+        remove_admin_routes(app)
     add_offline_draw_route(app, settings)
     add_openai_routes(app, settings)  # /v1/models, /v1/chat/completions: model -> (graph, LLM backend)
     add_askai_routes(app, settings)  # POST /askai/query, WebSocket /askai/ws

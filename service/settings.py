@@ -53,6 +53,9 @@ class ServerSettings(_Section):
     # Hayhooks' in-memory buffer of every Haystack span (its /traces view). Off: under load it cost tens of ms per
     # graph node (bench/load.py); the access log and /metrics keep the per-stage timings.
     live_traces: bool = False
+    # Hayhooks' deploy, YAML-deploy and undeploy routes (they run the code and graphs a request sends): not served
+    # unless true, and then only to the `auth.admin_role`. The service deploys `pipelines` from its folder itself.
+    admin_routes: bool = False
 
 
 class QdrantSettings(_Section):

@@ -9,6 +9,7 @@ from haystack import Document, component, default_to_dict
 from haystack.core.serialization import component_from_dict, import_class_by_name
 from haystack.errors import FilterError
 
+from components.retrievers.access_scope import scoped_filters
 from components.retrievers.retrieval_report import record_failure, record_success, record_unavailable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class FaultTolerantRetriever:
     gateway (`retrieval_report`), and returns no documents with `degraded: True`, so the other retriever of a
     hybrid graph answers alone. When every backend named in `alternatives` failed too in the same request, it
     raises `RetrievalUnavailableError` instead (nothing left to answer from).
+
+    It also applies the caller's access scope (`access_scope`): the request's `filters` AND the scope; a run with
+    no scope granted (outside a request, in a process that did not declare its callers trusted) gets no documents.
     """
 
     def __init__(self, retriever: Any, backend: str, alternatives: list[str] | None = None) -> None:
@@ -82,6 +86,12 @@ class FaultTolerantRetriever:
         """
         :returns: `documents` from the wrapped retriever (none when its store is down), and `degraded`.
         """
+        allowed, filters = scoped_filters(kwargs.get("filters"))
+        if not allowed:
+            logger.warning("Retriever '%s' ran with no access scope granted: no documents", self.backend)
+            return {"documents": [], "degraded": False}
+        if "filters" in kwargs or filters is not None:
+            kwargs["filters"] = filters
         try:
             documents = self.retriever.run(**kwargs)["documents"]
         except Exception as e:

@@ -1,7 +1,7 @@
 """The gateway in front of the pipelines: authentication, access scopes, rate limits, cache, logs, metrics, health.
 
-`install_gateway(app, settings)` is the one call `service.server` makes. The graphs' callers need only
-`service.gateway.access.effective_filters`.
+`install_gateway(app, settings)` is the one call `service.server` makes. The graphs' callers need nothing: each
+request's access scope reaches the retrievers through `components.retrievers.access_scope`.
 """
 
 from __future__ import annotations

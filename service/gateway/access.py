@@ -2,8 +2,9 @@
 Per-user access to documents: the principal's claims map, by `access.rules` in `hayhooks.yml`, to a Haystack filter
 (its scope) that is AND-ed with whatever filters a request asks for. A request filter can narrow, never widen.
 
-The gateway computes the scope once per request (`scope_for`) and keeps it in the request context;
-`effective_filters` is the one call the graphs' callers make (see `service.answering.rag_inputs`).
+The gateway computes the scope once per request (`scope_for`) and grants it to the request's `AccessScope`
+(`components.retrievers.access_scope`); every `FaultTolerantRetriever` of the graph applies it, and a graph run
+outside a request sees no document unless its process declared its callers trusted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from typing import Any
 
 from service.gateway.config import AccessRule, AccessSettings
-from service.gateway.context import Principal, current_request
+from service.gateway.context import Principal
 
 COMPARISON_OPERATORS = {"==", "!=", ">", ">=", "<", "<=", "in", "not in"}
 LOGICAL_OPERATORS = {"AND", "OR", "NOT"}
@@ -61,28 +62,6 @@ def scope_for(principal: Principal, settings: AccessSettings) -> dict[str, Any] 
     if not scopes:
         raise AccessDeniedError(f"no access rule gives '{principal.name}' any document")
     return scopes[0] if len(scopes) == 1 else {"operator": "OR", "conditions": scopes}
-
-
-def and_filters(scope: dict[str, Any] | None, requested: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Both filters must hold."""
-    if not scope:
-        return requested or None
-    if not requested:
-        return scope
-    return {"operator": "AND", "conditions": [scope, requested]}
-
-
-def effective_filters(requested: dict[str, Any] | None) -> dict[str, Any] | None:
-    """
-    The filters every retriever must apply for the current request: the caller's scope AND the request's filters.
-
-    Outside a request served by the gateway (the CLI, tests calling a graph directly) the request's filters are
-    returned unchanged: those callers are trusted.
-    """
-    ctx = current_request()
-    if ctx is None:
-        return requested or None
-    return and_filters(ctx.scope_filters, requested)
 
 
 def scope_key(scope: dict[str, Any] | None) -> str:

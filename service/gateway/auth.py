@@ -168,6 +168,8 @@ class Authenticator:
             return self.dev_principal
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization", "")
+        if max(len(api_key or ""), len(authorization)) > self.settings.max_token_bytes:
+            raise AuthError(f"credentials larger than {self.settings.max_token_bytes} bytes")
         scheme, _, credentials = authorization.partition(" ")
         if not api_key and scheme.lower() == "bearer":
             credentials = credentials.strip()

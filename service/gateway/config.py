@@ -81,7 +81,12 @@ class AuthSettings(_Section):
     jwt: JWTSettings | None = None
     api_keys: list[APIKeySettings] = []
     public_paths: list[str] = ["/health", "/ready"]
-    # Hayhooks' deploy/undeploy routes run code: only principals with `admin_role` reach them.
+    max_token_bytes: int = Field(8192, ge=256)  # a bearer token or API key longer than this: 401, never parsed
+    # `/ready` tells anyone each backend's up/down; its details (paths, URLs, errors) only to callers with one of
+    # these roles (in dev mode, the dev principal's roles count).
+    status_roles: list[str] = ["admin"]
+    # Hayhooks' deploy/undeploy routes run code: only principals with `admin_role` reach them (and they are served
+    # only with `server.admin_routes: true`).
     admin_path_prefixes: list[str] = ["/deploy", "/undeploy"]
     admin_role: str = "admin"
     dev_principal: DevPrincipalSettings = DevPrincipalSettings()
@@ -159,6 +164,8 @@ class LimitsSettings(_Section):
     """What a request may hold; anything beyond is a 4xx with a clear message (413 for size)."""
 
     max_body_bytes: int = Field(262_144, ge=1024)
+    # Every header together (431 beyond; a WebSocket is closed with 1009).
+    max_header_bytes: int = Field(16_384, ge=1024)
     max_messages: int = Field(64, ge=1)
     max_message_chars: int = Field(16_000, ge=1)
     max_tokens: int = Field(4096, ge=1)

@@ -7,6 +7,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.retrievers.access_scope import AccessScope
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -34,8 +36,8 @@ class RequestContext:
     path: str
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
-    # The principal's document scope: a Haystack filter, or None for every document.
-    scope_filters: dict[str, Any] | None = None
+    # The principal's document scope, granted by the gateway once it knows the caller; the retrievers apply it.
+    access: AccessScope = field(default_factory=AccessScope)
     model: str | None = None
     mode: str | None = None  # "rag" or "chat"
     stream: bool = False

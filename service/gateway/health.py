@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from components.retrievers.retrieval_report import BACKEND_STATUS
+from service.gateway.context import current_principal
 from service.gateway.observability import BACKEND_UP
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -76,6 +77,11 @@ async def readiness(settings: Any, gateway: Any) -> tuple[int, dict[str, Any]]:
     return (200 if retrieval_ok and llm_ok else 503), {"status": state, "backends": report}
 
 
+def public_readiness(body: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may read of `/ready`: the status and each backend's up/down, no paths, URLs or errors."""
+    return {"status": body["status"], "backends": {name: {"ok": b["ok"]} for name, b in body["backends"].items()}}
+
+
 def metrics_payload() -> bytes:
     """Prometheus text; with PROMETHEUS_MULTIPROC_DIR set (several workers), every worker's metrics merged."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -93,6 +99,9 @@ def add_health_routes(app: FastAPI, settings: Any, gateway: Any) -> None:
     @app.get("/ready", tags=["status"], summary="Readiness: each backend (stores, Redis, LLMs), checked now")
     async def ready() -> JSONResponse:
         code, body = await readiness(settings, gateway)
+        principal = current_principal()
+        if principal is None or not principal.roles & set(settings.auth.status_roles):
+            body = public_readiness(body)
         return JSONResponse(body, status_code=code)
 
     @app.get("/metrics", tags=["status"], summary="Prometheus metrics")

@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from components.retrievers.access_scope import close_scope, open_scope
 from components.retrievers.retrieval_report import BACKEND_STATUS, close_report, open_report
 from service.gateway import observability
 from service.gateway.access import AccessDeniedError, scope_for, scope_key
 from service.gateway.auth import Authenticator, AuthError
 from service.gateway.cache import AnswerCache, answer_cache_key
-from service.gateway.context import CURRENT_REQUEST, RequestContext
+from service.gateway.context import CURRENT_REQUEST, Principal, RequestContext
 from service.gateway.rate_limit import RateLimiter
 from service.gateway.redis_link import RedisLink
 from service.gateway.validation import CHAT_ROUTES, BadRequestError, is_question_route, parse_json_body, validate_body
@@ -116,6 +117,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def headers_too_large(scope: Scope, limits: Any) -> str | None:
+    """The message of a 431 when the request's headers together, or its credentials, are past the limits."""
+    raw = scope.get("headers", [])
+    if sum(len(k) + len(v) + 4 for k, v in raw) > limits.max_header_bytes:
+        return f"The request headers are larger than {limits.max_header_bytes} bytes."
+    return None
+
+
 def degraded_note(backends: list[str]) -> str:
     names = {"bm25": "la recherche par mots-clés (BM25)", "dense": "la recherche sémantique"}
     missing = " et ".join(names.get(b, b) for b in backends)
@@ -169,7 +178,8 @@ class GatewayMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = (scope.get("state") or {}).get("request_id") or uuid.uuid4().hex[:8]
-        ctx = RequestContext(request_id, scope.get("method", "WS"), scope["path"])
+        access, access_token = open_scope()  # no document visible until _authorise grants the caller's scope
+        ctx = RequestContext(request_id, scope.get("method", "WS"), scope["path"], access=access)
         ctx_token = CURRENT_REQUEST.set(ctx)
         report, report_token = open_report()
         status = [0]
@@ -189,6 +199,7 @@ class GatewayMiddleware:
                 sorted(report.failed),
                 self.gateway.settings.logging.access_log,
             )
+            close_scope(access_token)
             close_report(report_token)
             CURRENT_REQUEST.reset(ctx_token)
 
@@ -207,11 +218,23 @@ class GatewayMiddleware:
             observability.AUTH_FAILURES.labels("403").inc()
             return 403, f"This route needs the '{auth.settings.admin_role}' role."
         try:
-            ctx.scope_filters = scope_for(principal, self.gateway.settings.access)
+            ctx.access.grant(scope_for(principal, self.gateway.settings.access))
         except AccessDeniedError as e:
             observability.AUTH_FAILURES.labels("403").inc()
             return 403, f"Forbidden: {e}."
         return None
+
+    async def _identify(self, headers: dict[str, str]) -> Principal | None:
+        """The caller of a public route when its credentials are good, else None (a public route refuses no one)."""
+        auth = self.gateway.authenticator
+        if not auth.dev_mode and not (headers.get("authorization") or headers.get("x-api-key")):
+            return None
+        try:
+            if auth.jwt is not None and not auth.dev_mode:
+                return await asyncio.to_thread(auth.authenticate, headers)  # a JWKS fetch blocks
+            return auth.authenticate(headers)
+        except AuthError:
+            return None
 
     async def _authorise_off_loop(self, ctx: RequestContext, headers: dict[str, str]) -> tuple[int, str] | None:
         auth = self.gateway.authenticator
@@ -233,10 +256,16 @@ class GatewayMiddleware:
                 status[0] = message["status"]
             await send(message)
 
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        too_large = headers_too_large(scope, gw.settings.request_limits)
+        if too_large:
+            await refuse(431, too_large)
+            return
         if gw.authenticator.is_public(ctx.path) or ctx.method == "OPTIONS":
+            if ctx.method != "OPTIONS":
+                ctx.principal = await self._identify(headers)  # a public route tells some callers more (/ready)
             await self.app(scope, receive, send_through)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         refused = await self._authorise_off_loop(ctx, headers)
         if refused is not None:
             extra = {"www-authenticate": 'Bearer realm="rag"'} if refused[0] == 401 else None
@@ -285,7 +314,7 @@ class GatewayMiddleware:
         cache_key = None
         if parsed is not None and not ctx.stream and gw.cache.cacheable(ctx.method, ctx.path):
             cache_key = answer_cache_key(
-                ctx.path, parsed, ctx.mode or "rag", scope_key(ctx.scope_filters), gw.cache.generation.current()
+                ctx.path, parsed, ctx.mode or "rag", scope_key(ctx.access.filters), gw.cache.generation.current()
             )
             hit = await gw.cache.get(cache_key)
             if hit is not None:
@@ -388,6 +417,10 @@ class GatewayMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
         """WebSockets: credentials from the headers, or an `access_token` query parameter (browsers set no headers)."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        too_large = headers_too_large(scope, self.gateway.settings.request_limits)
+        if too_large:
+            await send({"type": "websocket.close", "code": 1009, "reason": too_large[:120]})
+            return
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token", [None])[0]
         if token and "authorization" not in headers:
             headers["authorization"] = f"Bearer {token}"

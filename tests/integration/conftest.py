@@ -19,11 +19,15 @@ import httpx
 import pytest
 import yaml
 
+from components.retrievers.access_scope import trust_callers_outside_requests
 from service.local_llm import ensure_local_llm
 from service.settings import PROJECT_ROOT, load_settings
 
 SAMPLE_CORPUS = PROJECT_ROOT / "samples" / "corpus"
 SERVER_START_TIMEOUT = 300
+
+# Tests that run graphs in this process do so outside any request: trusted callers (a served `rag serve` is not).
+trust_callers_outside_requests()
 
 
 def free_port() -> int:

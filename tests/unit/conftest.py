@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 from haystack import Pipeline
 
+from components.retrievers.access_scope import trust_callers_outside_requests
 from service.pipelines import build_pipeline
 from service.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
+
+# The unit tests run graphs and retrievers directly, outside any request: trusted callers (the served app is not).
+trust_callers_outside_requests()
 
 
 def _clear_rag_environment(monkeypatch: pytest.MonkeyPatch) -> None:

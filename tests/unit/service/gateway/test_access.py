@@ -1,11 +1,20 @@
+from typing import Any
+
 import pytest
 from gateway_testing import with_sections
-from haystack import Document
+from haystack import Document, component
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
-from service.gateway.access import AccessDeniedError, and_filters, effective_filters, scope_for, validate_filters
+from components.retrievers import FaultTolerantRetriever
+from components.retrievers.access_scope import (
+    and_filters,
+    close_scope,
+    open_scope,
+    trust_callers_outside_requests,
+)
+from service.gateway.access import AccessDeniedError, scope_for, validate_filters
 from service.gateway.config import AccessSettings
-from service.gateway.context import CURRENT_REQUEST, Principal, RequestContext
+from service.gateway.context import Principal
 
 pytestmark = pytest.mark.unit
 
@@ -42,6 +51,18 @@ DOCS = [
 ]
 
 
+@component
+class FilteringRetriever:
+    """Every document of the store its filters let through (the retriever the scope wraps, minus any ranking)."""
+
+    def __init__(self, store: InMemoryDocumentStore) -> None:
+        self.document_store = store
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"documents": self.document_store.filter_documents(filters)}
+
+
 @pytest.fixture
 def store() -> InMemoryDocumentStore:
     store = InMemoryDocumentStore()
@@ -50,12 +71,15 @@ def store() -> InMemoryDocumentStore:
 
 
 def _as(principal: Principal):
-    ctx = RequestContext("t", "POST", "/rag/run", principal=principal, scope_filters=scope_for(principal, RULES))
-    return CURRENT_REQUEST.set(ctx)
+    """What the gateway does for a request: open its scope, grant the principal's."""
+    scope, token = open_scope()
+    scope.grant(scope_for(principal, RULES))
+    return token
 
 
 def _visible(store, requested) -> set[str]:
-    return {d.id for d in store.filter_documents(effective_filters(requested))}
+    retriever = FaultTolerantRetriever(FilteringRetriever(store), backend="bm25")
+    return {d.id for d in retriever.run(query="délai", filters=requested)["documents"]}
 
 
 CONDUCTEUR = Principal("bob", "user", roles=frozenset({"conducteur"}), ao_ids=("A2458",))
@@ -78,7 +102,7 @@ def test_scope_limits_what_a_user_sees(store):
     try:
         assert _visible(store, None) == {"a1"}
     finally:
-        CURRENT_REQUEST.reset(token)
+        close_scope(token)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +125,7 @@ def test_a_widening_request_filter_returns_nothing_outside_the_scope(store, wide
     try:
         assert _visible(store, widening) <= {"a1"}
     finally:
-        CURRENT_REQUEST.reset(token)
+        close_scope(token)
 
 
 def test_a_narrowing_request_filter_narrows(store):
@@ -111,12 +135,33 @@ def test_a_narrowing_request_filter_narrows(store):
         assert _visible(store, None) == {"a1", "a2", "a3"}
         assert _visible(store, {"field": "meta.code_affaire", "operator": "==", "value": "A2511"}) == {"a2"}
     finally:
-        CURRENT_REQUEST.reset(token)
+        close_scope(token)
 
 
-def test_outside_a_request_filters_pass_unchanged():
-    requested = {"field": "meta.code_affaire", "operator": "==", "value": "A2511"}
-    assert effective_filters(requested) == requested
+@pytest.fixture
+def untrusted_process():
+    """A process that has not declared its callers trusted: the served app."""
+    trust_callers_outside_requests(False)
+    yield
+    trust_callers_outside_requests(True)  # tests/unit/conftest.py: the tests are trusted callers
+
+
+def test_outside_a_request_a_served_process_sees_no_document(store, untrusted_process):
+    assert _visible(store, None) == set()
+    assert _visible(store, {"field": "meta.code_affaire", "operator": "==", "value": "A2511"}) == set()
+
+
+def test_a_request_whose_scope_was_never_granted_sees_no_document(store):
+    _, token = open_scope()  # the gateway opened the request, and refused or failed before granting
+    try:
+        assert _visible(store, None) == set()
+    finally:
+        close_scope(token)
+
+
+def test_outside_a_request_a_trusted_process_gets_its_filters_unchanged(store):
+    assert _visible(store, {"field": "meta.code_affaire", "operator": "==", "value": "A2511"}) == {"a2"}
+    assert _visible(store, None) == {"a1", "a2", "a3"}
     assert and_filters(None, None) is None
 
 

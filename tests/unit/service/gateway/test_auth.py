@@ -13,7 +13,7 @@ QUESTION = {"query": "Quel est le délai ?"}
 
 @pytest.fixture
 def client(settings, keys, client_for):
-    _, url, _ = keys
+    _, url = keys
     api_key = {"name": "indexer-bot", "sha256": hash_api_key("s3cret-key"), "roles": ["service"]}
     return client_for(with_sections(settings, auth=jwt_auth(url, api_keys=[api_key])))
 
@@ -23,13 +23,13 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_valid_rs256_token_passes(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token(preferred_username="alice")))
     assert response.status_code == 200, response.text
 
 
 def test_valid_es256_token_passes(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     key_set.add_ec("ec1")
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token("ec1")))
     assert response.status_code == 200, response.text
@@ -53,7 +53,7 @@ def test_health_and_ready_are_public(client):
 
 
 def test_expired_token_is_401(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     token = key_set.token(exp=1_000_000, iat=999_000)
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(token))
     assert response.status_code == 401
@@ -61,7 +61,7 @@ def test_expired_token_is_401(client, keys):
 
 
 def test_token_not_yet_valid_is_401(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     import time
 
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token(nbf=int(time.time()) + 3600)))
@@ -69,21 +69,21 @@ def test_token_not_yet_valid_is_401(client, keys):
 
 
 def test_wrong_audience_is_401(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token(aud="another-service")))
     assert response.status_code == 401
     assert "audience" in response.json()["detail"]
 
 
 def test_wrong_issuer_is_401(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token(iss="https://evil.test")))
     assert response.status_code == 401
 
 
 def test_wrong_key_is_401(client, keys):
     """Signed by a key the issuer never published, under a published kid."""
-    key_set, _, _ = keys
+    key_set, _ = keys
     key_set.add_rsa("attacker", publish=False)
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token("k1", key_of="attacker")))
     assert response.status_code == 401
@@ -95,7 +95,7 @@ def _b64(data: dict) -> str:
 
 
 def test_alg_none_is_401(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     _header, payload, _ = key_set.token(realm_access={"roles": ["admin"]}).split(".")
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{payload}."
     response = client.post("/rag/run", json=QUESTION, headers=_bearer(unsigned))
@@ -104,7 +104,7 @@ def test_alg_none_is_401(client, keys):
 
 def test_forged_claim_is_401(client, keys):
     """A real token whose payload was edited (roles raised) keeps its old signature: rejected."""
-    key_set, _, _ = keys
+    key_set, _ = keys
     header, payload, signature = key_set.token(realm_access={"roles": ["lecteur"]}).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["realm_access"]["roles"] = ["admin"]
@@ -113,13 +113,13 @@ def test_forged_claim_is_401(client, keys):
 
 
 def test_unknown_kid_refreshes_the_jwks_once(client, keys):
-    key_set, _, fetches = keys
+    key_set, _ = keys
     assert client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token())).status_code == 200
     assert client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token())).status_code == 200
-    assert fetches[0] == 1  # cached
+    assert key_set.fetches == 1  # cached
     key_set.add_rsa("k2")  # key rotation at the issuer
     assert client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token("k2"))).status_code == 200
-    assert fetches[0] == 2
+    assert key_set.fetches == 2
 
 
 def test_api_key_passes_and_wrong_key_is_401(client):
@@ -129,13 +129,13 @@ def test_api_key_passes_and_wrong_key_is_401(client):
 
 
 def test_api_keys_are_stored_hashed(settings, keys):
-    _, url, _ = keys
+    _, url = keys
     with pytest.raises(ValueError, match="sha256"):
         with_sections(settings, auth=jwt_auth(url, api_keys=[{"name": "x", "sha256": "s3cret-key"}]))
 
 
 def test_deploy_routes_need_the_admin_role(client, keys):
-    key_set, _, _ = keys
+    key_set, _ = keys
     plain = _bearer(key_set.token(realm_access={"roles": ["lecteur"]}))
     admin = _bearer(key_set.token(realm_access={"roles": ["admin"]}))
     assert client.post("/deploy_files", headers=plain).status_code == 403
@@ -143,7 +143,7 @@ def test_deploy_routes_need_the_admin_role(client, keys):
 
 
 def test_no_matching_access_rule_is_403(settings, keys, client_for):
-    key_set, url, _ = keys
+    key_set, url = keys
     access = {"rules": [{"name": "staff", "roles": ["staff"], "filters": None}]}
     client = client_for(with_sections(settings, auth=jwt_auth(url), access=access))
     assert client.post("/rag/run", json=QUESTION, headers=_bearer(key_set.token())).status_code == 403
