@@ -274,6 +274,11 @@ class Result:
         return any(Path(str(s.get("source", ""))).name == self.case.expected_source for s in self.sources)
 
     @property
+    def in_passages(self) -> bool:
+        """Every key fact (or a reference answer) is in the passages given to the model: reading can be right."""
+        return self.holds_answer({"text": "\n".join(str(s.get("text") or "") for s in self.sources)})
+
+    @property
     def facts(self) -> list[str]:
         """What the passage holding the answer must contain: the key facts, else the reference answers."""
         return self.case.key_facts or self.case.answers
@@ -376,6 +381,14 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
     rows += [
         ("answerable: refused", share(sum(r.refused for r in answerable), len(answerable))),
         ("answerable: answer's document among sources", share(sum(r.retrieved for r in answerable), len(answerable))),
+        ("answerable: the answer in the passages given", share(sum(r.in_passages for r in answerable), len(answerable))),
+        (
+            "answerable, answer in the passages: right",
+            share(
+                sum((r.right if r.case.key_facts else r.contained) for r in answerable if r.in_passages),
+                sum(r.in_passages for r in answerable),
+            ),
+        ),
     ]
     if unanswerable:
         rows.append(("unanswerable: refused", share(sum(r.refused for r in unanswerable), len(unanswerable))))
@@ -499,6 +512,7 @@ async def run(args: argparse.Namespace) -> None:
                         "refused": result.refused,
                         "contained": result.contained,
                         "retrieved": result.retrieved,
+                        "in_passages": result.in_passages,
                         "invented_figures": result.invented_figures,
                         "ttft": result.ttft,
                         "ttlt": result.ttlt,
