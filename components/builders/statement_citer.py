@@ -36,6 +36,7 @@ _ABBREVIATIONS = "".join(
 )
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"(?<=[.!?…])(\s*(?:\[[\d\s,;-]+\])*)\s+(?=[«\"(\[]?[A-ZÀ-Ý0-9*])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_TABLE_ROW = re.compile(r"^\s*\|")
 _MIN_WORDS = 2  # content words a statement needs to be cited at all
 _SINGLE_DIGIT = re.compile(r"^\d$")
 
@@ -58,6 +59,9 @@ def split_statements(text: str) -> list[str]:
     """
     pieces: list[str] = []
     for line in re.split(r"(?<=\n)", text):
+        if _TABLE_ROW.match(line):  # a table row is one statement, whatever its cells hold (« ép. 4 cm »)
+            pieces.append(line)
+            continue
         start = 0
         for match in _SENTENCE_END.finditer(line):
             end = match.end(1)
@@ -133,13 +137,18 @@ class StatementCiter:
 
 
 def _with_citations(body: str, cited: list[int]) -> str:
-    """The statement with `[n]` before its final punctuation (« … 631 592,50 € HT [1]. »), whitespace kept."""
+    """
+    The statement with `[n]` before its final punctuation (« … 631 592,50 € HT [1]. »), or in the last cell of a
+    table row (« | Total HT | 631 592,50 [1] | »: text after the last `|` would break the table), whitespace kept.
+    """
     stripped = body.rstrip()
     after = body[len(stripped) :]
     trailing = "\n" * after.count("\n") or (" " if after else "")  # the space a removed `[n]` left goes
     if not cited:
         return stripped + trailing
     marks = "".join(f"[{n}]" for n in cited)
+    if _TABLE_ROW.match(stripped) and stripped.endswith("|"):  # in the last cell: the row stays a table row
+        return f"{stripped[:-1].rstrip()} {marks} |{trailing}"
     match = re.search(r"[.!?…:;]+$", stripped)
     if match:
         return f"{stripped[: match.start()].rstrip()} {marks}{match.group(0)}{trailing}"

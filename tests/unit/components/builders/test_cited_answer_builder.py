@@ -296,3 +296,26 @@ def test_a_streamed_answer_gets_the_same_citations_as_the_whole_one():
         assert "[2]" not in "".join(shown)  # an unchecked citation is never shown
     shown.append(streaming.close())
     assert "".join(shown).strip() == _cite(text)["answer"]
+
+
+TABLE = [
+    Document(
+        content="| N° prix | Désignation | Montant HT (€) |\n|---|---|---:|\n"
+        "| 2 | Rabotage ép. 4 cm, évacuation des fraisats | 112 125,00 |\n| | Total HT | 631 592,50 |",
+        meta={"title": "Fiche affaire A2458 — DQE"},
+    )
+]
+
+
+def test_a_table_row_is_one_statement_cited_in_its_last_cell():
+    from components.builders.statement_citer import split_statements
+
+    row = "| 2 | Rabotage ép. 4 cm, évacuation des fraisats | 112 125,00 |\n"
+    assert split_statements(row + "| | Total HT | 631 592,50 |") == [row, "| | Total HT | 631 592,50 |"]
+    answer = "| N° prix | Désignation | Montant HT (€) |\n|---|---|---:|\n" + row + "| | Total HT | 631 592,50 |"
+    out = CitedAnswerBuilder().run(replies=[ChatMessage.from_assistant(answer)], documents=TABLE)
+    lines = out["answer"].splitlines()
+    assert lines[1] == "|---|---|---:|"  # the separator row: no citation
+    assert lines[2] == "| 2 | Rabotage ép. 4 cm, évacuation des fraisats | 112 125,00 [1] |"
+    assert lines[3] == "| | Total HT | 631 592,50 [1] |"
+    assert all(line.startswith("|") and line.endswith("|") for line in lines)  # still a Markdown table
