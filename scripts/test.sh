@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
+bash scripts/setup_open_webui.sh  # the browser test's Open WebUI (once per machine) and chromium
 
 started_llm=""
 started_es=""
