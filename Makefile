@@ -38,8 +38,8 @@ bench-answers:    ## answers right, refusals, citations, latency with the config
 bench-security:   ## the security probe: the service behind a test issuer, attacked; one row per attack
 	$(PY) bench/security.py
 
-llm:              ## start the local vLLM and wait for it
-	bash scripts/start_llm.sh
+llm:              ## start the local vLLM of hayhooks.yml (models.llm.local) and wait for it
+	$(PY) -c "from service.settings import load_settings; from service.local_llm import ensure_local_llm; ensure_local_llm(load_settings())"
 
 llm-stop:
 	bash scripts/stop_llm.sh

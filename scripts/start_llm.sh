@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Start the local vLLM (CPU) OpenAI-compatible server in the background and wait until it
 # answers. Needs scripts/setup_llm.sh to have run. Binds to 127.0.0.1 only.
+# `make llm`, `rag serve` and the tests call it with the values of hayhooks.yml (models.llm.local);
+# the defaults below are for running it by hand.
 #
 # Env (all optional):
 #   LLM_PORT=8000                              port on 127.0.0.1
 #   LLM_MODEL_NAME=qwen2.5-coder-0.5b-instruct name clients use as "model"
-#   LLM_MAX_MODEL_LEN=2048                     context length (prompt + completion), tokens
+#   LLM_MAX_MODEL_LEN=4096                     context length (prompt + completion), tokens
 #   LLM_START_TIMEOUT=600                      seconds to wait for readiness
 #   LLM_MODEL_DIR=var/models/qwen2.5-coder-0.5b-instruct   Hugging Face model folder
 #   LLM_KVCACHE_GB=2                           VLLM_CPU_KVCACHE_SPACE (GiB of KV cache)
@@ -31,7 +33,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv-vllm"
 PORT="${LLM_PORT:-8000}"
 NAME="${LLM_MODEL_NAME:-qwen2.5-coder-0.5b-instruct}"
-MAX_LEN="${LLM_MAX_MODEL_LEN:-2048}"
+MAX_LEN="${LLM_MAX_MODEL_LEN:-4096}"
 TIMEOUT="${LLM_START_TIMEOUT:-600}"
 MODEL_DIR="${LLM_MODEL_DIR:-$ROOT/var/models/qwen2.5-coder-0.5b-instruct}"
 KV_GB="${LLM_KVCACHE_GB:-2}"

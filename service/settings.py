@@ -46,7 +46,7 @@ class ServerSettings(_Section):
     workers: int = Field(1, ge=1)
     pipelines_dir: str = "pipelines"
     # The Hayhooks pipelines deployed at start-up, by folder name under `pipelines_dir`.
-    pipelines: list[str] = ["rag", "chat"]
+    pipelines: list[str] = ["rag", "chat", "upload"]
     # CPU priority (nice, 0-19) of the threads that run the graphs' heavy nodes (embedder, retrievers, cross-encoder)
     # relative to the event loop, which answers cached requests and moves every request from node to node.
     graph_thread_nice: int = Field(5, ge=0, le=19)
@@ -82,8 +82,8 @@ class StoresSettings(_Section):
 class EmbedderSettings(_Section):
     model: str
     dimension: int = Field(..., gt=0)
-    query_prefix: str = ""
-    document_prefix: str = ""
+    query_prefix: str  # the embedder's own convention (e5: "query: "), no default: a wrong one costs recall
+    document_prefix: str
     batch_size: int = Field(32, ge=1)
 
 
@@ -112,7 +112,7 @@ class LocalLLMSettings(_Section):
     backend: str | None = None  # a name of models.llm.backends; None: the default backend
     model_dir: str | None = None  # None: var/models/<the backend's model>, where scripts/setup_llm.sh puts it
     port: int = Field(8000, ge=1, le=65535)
-    max_model_len: int = Field(2048, ge=256)
+    max_model_len: int = Field(4096, ge=256)
     start_timeout: float = Field(900.0, gt=0)
 
 
@@ -161,8 +161,8 @@ class FusionSettings(_Section):
 class MetadataBoostSettings(_Section):
     """Score multipliers for documents whose metadata matches the question (`MetadataBooster`)."""
 
-    enabled: bool = True
-    title_weight: float = Field(3.0, ge=1)
+    enabled: bool = False
+    title_weight: float = Field(1.0, ge=1)
     tags_weight: float = Field(3.0, ge=1)
     key_metadata_weight: float = Field(2.0, ge=1)
     key_fields: list[str] = ["code_affaire", "client", "commune", "document_type", "lot"]
@@ -176,7 +176,7 @@ class MetadataBoostSettings(_Section):
 class NumericPrioritySettings(_Section):
     """For questions asking for a figure, chunks carrying relevant figures move ahead (`NumericChunkPrioritizer`)."""
 
-    enabled: bool = True
+    enabled: bool = False
     window: int = Field(10, ge=1)
     lead: int = Field(3, ge=0)
     keep_best: int = Field(2, ge=0)
@@ -219,7 +219,7 @@ class IndexingSettings(_Section):
     key_fields: list[str] = ["code_affaire", "client", "commune", "site", "lot"]
     # Path conventions: `pattern` is a regex searched in the path relative to the indexed folder; its named groups
     # become fields, and `meta` adds fixed fields.
-    path_rules: list[dict[str, Any]] = []
+    path_rules: list[dict[str, Any]]  # hayhooks.yml writes the deployment's (an empty list: none)
     upload_dir: str = "var/uploads"  # where the upload endpoint keeps the files it indexes
 
     @model_validator(mode="after")
@@ -304,7 +304,7 @@ class Settings(BaseSettings):
     models: ModelsSettings
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings
-    indexing: IndexingSettings = IndexingSettings()
+    indexing: IndexingSettings
     # The gateway in front of the pipelines (service/gateway/config.py).
     auth: AuthSettings  # required: auth off (mode: dev) must be written down
     access: AccessSettings = AccessSettings()

@@ -77,7 +77,7 @@ class DevPrincipalSettings(_Section):
 class AuthSettings(_Section):
     # required: every route but `public_paths` needs a valid JWT or API key.
     # dev: authentication OFF (every request is `dev_principal`); a warning is logged at every start.
-    mode: Literal["required", "dev"] = "required"
+    mode: Literal["required", "dev"]  # no default: a deployment says whether authentication is on
     jwt: JWTSettings | None = None
     api_keys: list[APIKeySettings] = []
     public_paths: list[str] = ["/health", "/ready"]
