@@ -100,9 +100,30 @@ def test_use_rag_false_chats_without_retrieval(service: str) -> None:
 def test_empty_question_is_a_clear_client_error(service: str) -> None:
     with pytest.raises(APIStatusError) as caught:
         client(service).chat.completions.create(model="rag", messages=[{"role": "user", "content": "  "}])
-    assert caught.value.status_code in (400, 422)  # the gateway's request validation answers 422
+    assert caught.value.status_code == 422  # the gateway's request validation: a well-formed body, a wrong field
     assert "Traceback" not in caught.value.response.text
     assert caught.value.response.json()  # a JSON body a client can show, not a bare status
+
+
+def _follow_up(service: str, code: str, title: str) -> httpx.Response:
+    """A conversation about one affair, ending with a follow-up that names none."""
+    messages = [
+        {"role": "user", "content": f"Présente-moi l'affaire {code}."},
+        {"role": "assistant", "content": f"L'affaire {code} : {title}."},
+        {"role": "user", "content": "Quel est le montant de son marché ?"},
+    ]
+    body = {"model": "rag", "messages": messages, "max_tokens": 40, "temperature": 0}
+    return httpx.post(f"{service}/v1/chat/completions", json=body, timeout=600)
+
+
+def test_the_same_follow_up_after_another_affair_is_not_served_from_the_cache(service: str) -> None:
+    first = _follow_up(service, "A2458", "renforcement de la RD 912")
+    again = _follow_up(service, "A2458", "renforcement de la RD 912")
+    other = _follow_up(service, "B1037", "collecteur d'eaux usées de Montreval")
+    assert (first.status_code, again.status_code, other.status_code) == (200, 200, 200)
+    assert (first.headers["x-cache"], again.headers["x-cache"], other.headers["x-cache"]) == ("miss", "hit", "miss")
+    assert "B1037" in other.json()["question"]  # retrieval asked about the right affair
+    assert any(s.get("code_affaire") == "B1037" for s in other.json()["sources"]), other.json()["sources"]
 
 
 def test_draw_is_served_offline(service: str) -> None:
