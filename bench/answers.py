@@ -56,10 +56,10 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from bench.retrieval import config_with  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
+from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
 from service.pipelines import bound_definition, build_pipeline  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 
 trust_callers_outside_requests()  # a benchmark runs the graphs itself, outside any request: trusted
 
@@ -381,7 +381,10 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
     rows += [
         ("answerable: refused", share(sum(r.refused for r in answerable), len(answerable))),
         ("answerable: answer's document among sources", share(sum(r.retrieved for r in answerable), len(answerable))),
-        ("answerable: the answer in the passages given", share(sum(r.in_passages for r in answerable), len(answerable))),
+        (
+            "answerable: the answer in the passages given",
+            share(sum(r.in_passages for r in answerable), len(answerable)),
+        ),
         (
             "answerable, answer in the passages: right",
             share(

@@ -34,8 +34,8 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from components.document_stores.elasticsearch_french import FrenchElasticsearchDocumentStore
-from components.document_stores.french_analysis import ELASTICSEARCH_ANALYSIS
 from components.document_stores.local_bm25 import LocalBM25DocumentStore
+from components.french_analysis import ELASTICSEARCH_ANALYSIS
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 SETS = [("cnil-faq", "paraphrase", None), ("piaf-v1.1", "test", 1000)]

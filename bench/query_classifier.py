@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.classifiers import QueryClassifier
-from components.french_text import fold
+from components.french_analysis import plain
 
 _FIGURE_OPENINGS = re.compile(
     r"^(?:et |mais )?(?:"
@@ -41,7 +41,7 @@ _FIGURE_OPENINGS = re.compile(
 
 
 def reference_label(question: str) -> str:
-    text = " ".join(fold(question).replace("’", "'").split())
+    text = " ".join(plain(question).split())
     return "question_chiffree" if _FIGURE_OPENINGS.match(text) else "autre"
 
 

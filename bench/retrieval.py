@@ -36,12 +36,12 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from component_timer import ComponentTimer  # noqa: E402  (bench/, the folder of this script)
 from haystack import Pipeline, tracing  # noqa: E402
 
+from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 from indexing import index_paths  # noqa: E402
 from service.answering import rag_inputs  # noqa: E402
 from service.pipelines import ALLOWED_MODULES, bound_definition  # noqa: E402
 from service.settings import Settings, config_path  # noqa: E402
 from service.store_registry import share_document_stores  # noqa: E402
-from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 
 trust_callers_outside_requests()  # a benchmark runs the graphs itself, outside any request: trusted
 

@@ -10,7 +10,7 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
-from components.document_stores.french_analysis import FrenchAnalyzer
+from components.french_analysis import FrenchAnalyzer
 from components.inline_async import runs_inline
 
 # Metadata read defensively: the first key present wins.
@@ -88,6 +88,8 @@ class ContextFormatter:
         strip_markup: bool = True,
         key_lines: int = 0,
         key_lines_only: list[str] | None = None,
+        key_rows_as_fields: bool = False,
+        key_lines_last: bool = False,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -99,6 +101,10 @@ class ContextFormatter:
             the question's words are shown first, under « Passages clés », with their passage number (0: none).
         :param key_lines_only: Query classes (`question_chiffree`...) whose context is the key lines alone, when
             there are some: a small model picks the figure among a few lines rather than in whole tables.
+        :param key_rows_as_fields: Whether a table row among the key lines is written as `column : value` pairs
+            (`Désignation : BB 0/10 ; PU HT (€) : 15,20`) instead of under its Markdown header row: a small model
+            reads a value with its column name, where it miscounts the cells of a Markdown row.
+        :param key_lines_last: Whether the key lines come after the passages, next to the question, rather than first.
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
@@ -109,6 +115,8 @@ class ContextFormatter:
         self.strip_markup = strip_markup
         self.key_lines = key_lines
         self.key_lines_only = list(key_lines_only or [])
+        self.key_rows_as_fields = key_rows_as_fields
+        self.key_lines_last = key_lines_last
         self._analyzer = FrenchAnalyzer()
         self._budget = TokenBudget(tokenizer)
         # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
@@ -162,7 +170,9 @@ class ContextFormatter:
         key = self.key_passages(question, kept) if question and self.key_lines else ""
         if key and query_class in self.key_lines_only:
             return {"documents": kept, "context": key}
-        return {"documents": kept, "context": f"{key}\n\n{context}" if key else context}
+        if not key:
+            return {"documents": kept, "context": context}
+        return {"documents": kept, "context": f"{context}\n\n{key}" if self.key_lines_last else f"{key}\n\n{context}"}
 
     def key_passages(self, question: str, documents: list[Document]) -> str:
         """
@@ -183,7 +193,7 @@ class ContextFormatter:
                 found = terms & (set(self._analyzer.words(f"{line} {header}")) | title)
                 if len(found) < min(2, len(terms)):
                     continue
-                shown = f"{header}\n    {line}" if header else line
+                shown = _shown_line(line, header, as_fields=self.key_rows_as_fields)
                 scored.append((len(found) / len(terms), number, position, shown))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
         best = scored[: self.key_lines]
@@ -205,6 +215,23 @@ class ContextFormatter:
         if date:
             label = f"{label} ({date})" if label else str(date)
         return f"[{number}] {label}\n{document.content}" if label else f"[{number}]\n{document.content}"
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip().strip("*").strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _shown_line(line: str, header: str, *, as_fields: bool) -> str:
+    """A key line as shown: a table row under its header row, or as `column : value` pairs."""
+    if not header:
+        return line
+    if not as_fields:
+        return f"{header}\n    {line}"
+    names, values = _cells(header), _cells(line)
+    if len(names) != len(values):
+        return f"{header}\n    {line}"
+    pairs = [f"{name} : {value}" if name else value for name, value in zip(names, values, strict=True) if value]
+    return " ; ".join(pairs)
 
 
 def _lines(text: str) -> list[tuple[str, str]]:

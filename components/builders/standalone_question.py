@@ -10,7 +10,7 @@ from haystack import component
 from haystack.dataclasses import ChatMessage
 
 from components.builders.reasoning import split_reasoning
-from components.document_stores.french_analysis import fold
+from components.french_analysis import fold
 from components.inline_async import runs_inline
 
 _QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)

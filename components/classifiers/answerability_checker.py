@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.core.serialization import import_class_by_name
 
-from components.document_stores.french_analysis import FrenchAnalyzer, fold, is_code
+from components.french_analysis import FrenchAnalyzer, fold, is_code
 
 logger = logging.getLogger(__name__)
 

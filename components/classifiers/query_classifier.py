@@ -7,7 +7,7 @@ from typing import Any
 
 from haystack import component
 
-from components.french_text import fold
+from components.french_analysis import plain
 from components.inline_async import runs_inline
 
 FIGURE = "question_chiffree"
@@ -92,7 +92,7 @@ class QueryClassifier:
         :param query: The question, in French.
         :returns: `query_class`, one of `question_chiffree`, `fiche_identite`, `autre`.
         """
-        text = " ".join(fold(query).replace("’", "'").split())
+        text = " ".join(plain(query).split())
         if any(p.search(text) for p in self._figure):
             return {"query_class": FIGURE}
         if _WHO_IS.search(query) or any(p.search(text) for p in self._profile):

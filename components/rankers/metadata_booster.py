@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
 
-from components.french_text import as_strings, contains_whole, content_terms
+from components.french_analysis import FrenchAnalyzer, contains_whole
 from components.inline_async import runs_inline
 
 DEFAULT_KEY_FIELDS = ["code_affaire", "client", "commune", "document_type", "lot"]
@@ -84,6 +85,7 @@ class MetadataBooster:
         self.recency_half_life_days = recency_half_life_days
         self.date_fields = date_fields if date_fields is not None else ["publish_date", "date"]
         self.enabled = enabled
+        self._analyzer = FrenchAnalyzer()
 
     def factor(self, query: str, terms: set[str], meta: dict[str, Any], today: dt.date) -> float:
         """The score multiplier of a document with metadata `meta` for `query` (content terms `terms`)."""
@@ -93,7 +95,7 @@ class MetadataBooster:
             if contains_whole(query, title):
                 share = 1.0
             else:
-                share = len(terms & content_terms(title)) / len(terms) if terms else 0.0
+                share = len(terms & set(self._analyzer.words(title))) / len(terms) if terms else 0.0
             boost += (self.title_weight - 1) * share
         if any(contains_whole(query, tag) for tag in as_strings(meta.get("tags"))):
             boost += self.tags_weight - 1
@@ -124,7 +126,7 @@ class MetadataBooster:
         """
         if not self.enabled or not documents:
             return {"documents": list(documents)}
-        terms = content_terms(query)
+        terms = set(self._analyzer.words(query))
         today = dt.datetime.now(dt.UTC).date()
         boosted = []
         for doc in documents:
@@ -132,3 +134,9 @@ class MetadataBooster:
             factor = self.factor(query, terms, doc.meta, today)
             boosted.append(replace(doc, score=score * factor if score >= 0 else score / factor))
         return {"documents": sorted(boosted, key=lambda d: d.score, reverse=True)}
+
+
+def as_strings(value: object) -> list[str]:
+    """A metadata value as a list of non-empty strings (a list of tags, a single string, a number)."""
+    items: Iterable[object] = value if isinstance(value, list | tuple | set) else [value]
+    return [str(v).strip() for v in items if v is not None and str(v).strip()]

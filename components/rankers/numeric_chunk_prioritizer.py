@@ -8,7 +8,7 @@ from typing import Any
 
 from haystack import Document, component
 
-from components.french_text import content_terms, fold, stem, tokens
+from components.french_analysis import FrenchAnalyzer, plain
 from components.inline_async import runs_inline
 
 FIGURE_CLASS = "question_chiffree"
@@ -81,21 +81,22 @@ class NumericChunkPrioritizer:
         self.keep_best = keep_best
         self.context_words = context_words
         self.enabled = enabled
+        self._analyzer = FrenchAnalyzer()
 
     def carries_relevant_figure(self, query: str, terms: set[str], text: str) -> bool:
         """Whether `text` holds a number close to a question term, or the kind of figure `query` asks for."""
-        folded = fold(text)
+        folded = plain(text)
         if not _NUMBER.search(folded):
             return False
-        folded_query = fold(query)
+        folded_query = plain(query)
         for asks, looks_like in _KINDS:
             if asks.search(folded_query) and looks_like.search(folded):
                 return True
-        words = tokens(text)
+        words = self._analyzer.words(text)
         numbers = [i for i, w in enumerate(words) if w[0].isdigit()]
         near = self.context_words
         return any(
-            stem(w) in terms for i in numbers for w in words[max(0, i - near) : i + near + 1] if not w[0].isdigit()
+            w in terms for i in numbers for w in words[max(0, i - near) : i + near + 1] if not w[0].isdigit()
         )
 
     @component.output_types(documents=list[Document])
@@ -108,7 +109,7 @@ class NumericChunkPrioritizer:
         """
         if not self.enabled or query_class != FIGURE_CLASS or not documents:
             return {"documents": list(documents)}
-        terms = {t for t in content_terms(query) if not t[0].isdigit()}
+        terms = {t for t in self._analyzer.words(query) if not t[0].isdigit()}
         head, tail = documents[: self.window], documents[self.window :]
         figures = [d for d in head if self.carries_relevant_figure(query, terms, d.content or "")]
         others = [d for d in head if not any(d is f for f in figures)]

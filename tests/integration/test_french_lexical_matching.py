@@ -11,8 +11,8 @@ from haystack import Document
 from haystack_integrations.components.retrievers.elasticsearch import ElasticsearchBM25Retriever
 
 from components.document_stores.elasticsearch_french import FrenchElasticsearchDocumentStore
-from components.document_stores.french_analysis import FrenchAnalyzer
 from components.document_stores.local_bm25 import LocalBM25DocumentStore
+from components.french_analysis import FrenchAnalyzer
 from components.retrievers.local_bm25 import LocalBM25Retriever
 from tests.integration.es_server import elasticsearch_url  # noqa: F401  (a fixture)
 

@@ -28,7 +28,9 @@ MODAL = 'div.modal[role="dialog"]'
 
 
 @pytest.fixture(scope="module")
-def served(local_llm: str, indexed_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def served(
+    local_llm: str, indexed_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
     running = start_service(tmp_path_factory.mktemp("owui-service"), indexed_data_dir)
     yield running
     running.stop()

@@ -13,7 +13,7 @@ from haystack.utils import Secret
 from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
 from haystack_integrations.document_stores.elasticsearch.filters import _normalize_filters
 
-from components.document_stores.french_analysis import ELASTICSEARCH_ANALYSIS, FrenchAnalyzer
+from components.french_analysis import ELASTICSEARCH_ANALYSIS, FrenchAnalyzer
 
 BM25_SCALING_FACTOR = 8  # as ElasticsearchDocumentStore
 _API_KEY = Secret.from_env_var("ELASTIC_API_KEY", strict=False)

@@ -23,7 +23,7 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack.utils import expit
 from haystack.utils.filters import document_matches_filter
 
-from components.document_stores.french_analysis import FrenchAnalyzer
+from components.french_analysis import FrenchAnalyzer
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,8 @@ def test_to_dict_and_from_dict():
             "strip_markup": True,
             "key_lines": 0,
             "key_lines_only": [],
+            "key_rows_as_fields": False,
+            "key_lines_last": False,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -140,3 +142,27 @@ def test_key_lines_alone_for_the_classes_that_ask_for_it():
     whole = formatter.run(documents=[doc], question=question, query_class="autre")["context"]
     assert whole.startswith("Passages clés :")
     assert "[1] Devis D2025-087" in whole
+
+
+def test_a_key_table_row_can_be_shown_as_column_value_pairs():
+    table = (
+        "| N° | Désignation | PU HT (€) |\n|---|---|---:|\n| 5 | GNT 0/31,5 fondation | 24,50 |\n"
+        "| 7 | **BB 0/10** ép. 5 cm, couche de roulement | 15,20 |\n| | Total | |"
+    )
+    doc = _doc("devis.md", table, title="Devis D2025-087")
+    formatter = ContextFormatter(key_lines=1, key_rows_as_fields=True)
+    key, _, blocks = formatter.run(documents=[doc], question="Quel prix pour la couche de roulement ?")[
+        "context"
+    ].partition("\n\n")
+    row = "N° : 7 ; Désignation : BB 0/10 ép. 5 cm, couche de roulement ; PU HT (€) : 15,20"
+    assert key == f"Passages clés :\n[1] {row}"
+    assert "| 7 | BB 0/10" in blocks  # the passage itself keeps its table
+
+
+def test_key_lines_can_come_after_the_passages():
+    doc = _doc("cr.md", "Le 6 octobre, un véhicule a franchi le feu rouge.\nRien d'autre.", title="CR n° 4")
+    context = ContextFormatter(key_lines=1, key_lines_last=True).run(
+        documents=[doc], question="Quel véhicule a franchi le feu rouge ?"
+    )["context"]
+    assert context.startswith("[1] CR n° 4\n")
+    assert context.endswith("Passages clés :\n[1] Le 6 octobre, un véhicule a franchi le feu rouge.")

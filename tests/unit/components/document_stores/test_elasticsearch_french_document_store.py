@@ -3,7 +3,7 @@ from haystack.utils import Secret
 
 from components.document_stores.elasticsearch_french import FrenchElasticsearchDocumentStore
 from components.document_stores.elasticsearch_french.document_store import french_mapping
-from components.document_stores.french_analysis import ELASTICSEARCH_ANALYSIS
+from components.french_analysis import ELASTICSEARCH_ANALYSIS
 
 pytestmark = pytest.mark.unit
 

@@ -2,13 +2,15 @@ import re
 
 import pytest
 
-from components.document_stores.french_analysis import (
+from components.french_analysis import (
     CODE_PUNCTUATION,
     ELASTICSEARCH_ANALYSIS,
     FrenchAnalyzer,
+    contains_whole,
     fold,
     folded_stop_words,
     is_code,
+    plain,
 )
 
 pytestmark = pytest.mark.unit
@@ -92,3 +94,16 @@ def test_elasticsearch_settings_share_the_python_analysis():
         "french_stop",
         "french_stemmer",
     ]
+
+
+def test_plain_folds_case_accents_apostrophes_and_spaces():
+    assert plain("L’Œuvre a été réalisée\u00a0à 10\u202fh") == "l'oeuvre a ete realisee a 10 h"
+
+
+def test_contains_whole_never_matches_inside_a_longer_code():
+    assert contains_whole("Affaire A2458 – RD 912", "a2458")
+    assert contains_whole("couche en BB  0/10", "BB 0/10")
+    assert not contains_whole("Affaire A24581", "A2458")
+    assert not contains_whole("enrobé BB 0/100", "BB 0/10")
+    assert not contains_whole("le 2025-11-03", "2025-11")
+    assert not contains_whole("texte", "  ")

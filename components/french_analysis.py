@@ -1,5 +1,10 @@
 """
-French analysis for BM25, shared by both BM25 stores so that they match the same way.
+The project's one French text analysis: every component that compares French words (the BM25 stores, the
+answerability check, the context's key lines, the citation check, the metadata booster, the numeric prioritizer,
+the query classifier) uses it, so they all match the same way.
+
+`fold(text)`: ASCII folding; `plain(text)`: folded, lower case, typographic apostrophes and spaces made plain (what
+rules written in plain French match); `contains_whole(text, phrase)`: a phrase found whole, never inside a longer code.
 
 `FrenchAnalyzer.tokens(text)` is what the embedded BM25 store indexes and searches:
 - words: split like Elasticsearch's standard tokenizer (letters and digits; `31,5` stays one number), elided
@@ -62,6 +67,28 @@ def fold(text: str) -> str:
     """ASCII folding: accents removed, ligatures spelled out (`Œuvre` -> `Oeuvre`)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDING))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def plain(text: str) -> str:
+    """Lower case, accents folded, typographic apostrophes and spaces made plain: `L’Œuvre été` -> `l'oeuvre ete`."""
+    return fold(text.casefold().replace("\u2019", "'"))  # NFKD (in fold) turns no-break spaces into spaces
+
+
+_BOUNDARY_BEFORE = r"(?<![a-z0-9/-])"
+_BOUNDARY_AFTER = r"(?![a-z0-9/-])"
+
+
+def contains_whole(text: str, phrase: str) -> bool:
+    """
+    Whether `phrase` occurs in `text` as a whole (folded, any run of spaces), never inside a longer code.
+
+    `A2458` is not found in `A24581`, `BB 0/10` not in `BB 0/100`, `2025-11` not in `2025-11-03`.
+    """
+    words = plain(phrase).split()
+    if not words:
+        return False
+    pattern = _BOUNDARY_BEFORE + r"\s+".join(re.escape(w) for w in words) + _BOUNDARY_AFTER
+    return re.search(pattern, plain(text)) is not None
 
 
 def folded_stop_words(words: frozenset[str] = FRENCH_STOP_WORDS | QUESTION_WORDS) -> frozenset[str]:
