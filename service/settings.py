@@ -247,6 +247,8 @@ class ContextSettings(_Section):
     strip_markup: bool = True
     key_lines: int = Field(ge=0, le=20)
     key_lines_only: list[str]
+    key_rows_as_fields: bool
+    key_lines_last: bool
 
 
 class AnswerabilitySettings(_Section):
