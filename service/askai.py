@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -18,13 +19,16 @@ from pydantic import BaseModel, Field
 
 from service import answering
 from service.answering import Answer, Event, LLMUnavailableError
+from service.gateway.validation import INVALID_FIELD
 from service.openai_chat import (
     answer_events,
     deployed_graphs,
+    field_error,
     generation_options,
     resolve_model,
     to_chat_messages,
     unavailable,
+    wants_rag,
 )
 from service.settings import Settings
 
@@ -43,7 +47,7 @@ class AskRequest(BaseModel):
     filters: dict[str, Any] | None = None
     model: str = "rag"
     prompt_type: str | None = None
-    use_rag: bool = True
+    use_rag: bool | None = None  # None: the `x-use-rag` header decides, else RAG
     include_passage_text: bool | None = None
     history: list[HistoryTurn] = Field(default_factory=list)
     temperature: float | None = None
@@ -63,10 +67,12 @@ def combined_filters(theme: str | None, filters: dict[str, Any] | None) -> dict[
     return conditions[0] if len(conditions) == 1 else {"operator": "AND", "conditions": conditions}
 
 
-def request_events(app: FastAPI, settings: Settings, ask: AskRequest, stream_tokens: bool) -> Any:
+def request_events(
+    app: FastAPI, settings: Settings, ask: AskRequest, stream_tokens: bool, headers: Mapping[str, str] | None = None
+) -> Any:
     """The event stream answering one `/askai` request (HTTPException on bad input); tokens one by one if asked."""
     if not ask.question.strip():
-        raise HTTPException(status_code=400, detail="'question' is empty.")
+        raise field_error("'question' is empty.")
     route = resolve_model(ask.model, settings)
     turns = [{"role": t.role, "content": t.content} for t in ask.history]
     messages: list[ChatMessage] = to_chat_messages([*turns, {"role": "user", "content": ask.question.strip()}])
@@ -74,7 +80,7 @@ def request_events(app: FastAPI, settings: Settings, ask: AskRequest, stream_tok
     body = ask.model_dump(exclude={"history", "question"})
     options = generation_options(body, settings, route.backend, history, route.thinking)
     options.stream_tokens = stream_tokens
-    mode = "rag" if route.mode == "rag" and ask.use_rag else "chat"
+    mode = "rag" if route.mode == "rag" and wants_rag({"use_rag": ask.use_rag}, headers) else "chat"
     filters = combined_filters(ask.theme, ask.filters)
     return answer_events(deployed_graphs(app), settings, mode, messages, options, filters=filters)
 
@@ -109,7 +115,7 @@ def add_askai_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.post("/askai/query", tags=["askai"], summary="Answer one question (JSON)")
     async def query(ask: AskRequest, request: Request) -> dict[str, Any]:
-        events = request_events(request.app, settings, ask, stream_tokens=False)
+        events = request_events(request.app, settings, ask, stream_tokens=False, headers=request.headers)
         try:
             answer = await answering.collect(events)
         except LLMUnavailableError as e:
@@ -128,13 +134,13 @@ def add_askai_routes(app: FastAPI, settings: Settings) -> None:
     async def _answer_one(websocket: WebSocket, payload: Any) -> None:
         try:
             ask = AskRequest.model_validate(payload)
-            events = request_events(websocket.app, settings, ask, stream_tokens=True)
+            events = request_events(websocket.app, settings, ask, stream_tokens=True, headers=websocket.headers)
         except HTTPException as e:
             await websocket.send_json({"type": "error", "message": str(e.detail), "status": e.status_code})
             await websocket.send_json({"type": "done"})
             return
         except ValueError as e:  # pydantic's ValidationError
-            await websocket.send_json({"type": "error", "message": f"Invalid request: {e}", "status": 400})
+            await websocket.send_json({"type": "error", "message": f"Invalid request: {e}", "status": INVALID_FIELD})
             await websocket.send_json({"type": "done"})
             return
         final: Answer | None = None

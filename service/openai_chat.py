@@ -41,61 +41,53 @@ from service.answering import (
     strip_answer_extras,
     unsupported_note,
 )
+from service.gateway.validation import (
+    INVALID_FIELD,
+    UNREADABLE,
+    BadRequestError,
+    message_text,
+    read_flag,
+)
+from service.gateway.validation import wants_rag as _wants_rag
 from service.settings import Settings
 
-USE_RAG_HEADER = "x-use-rag"
 MODE_HEADER = "x-rag-mode"
-_FALSE = {"false", "0", "no", "off", "non"}
-_TRUE = {"true", "1", "yes", "on", "oui"}
 _ROLES = {"user": ChatMessage.from_user, "assistant": ChatMessage.from_assistant, "system": ChatMessage.from_system}
+
+
+def field_error(message: str) -> HTTPException:
+    """A readable request with a wrong field: the request layer's status (service/gateway/validation.py)."""
+    return HTTPException(status_code=INVALID_FIELD, detail=message)
 
 
 def wants_rag(body: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
     """RAG unless the body says `use_rag: false` or the header `x-use-rag: false` is set (the body wins)."""
-    if "use_rag" in body and body["use_rag"] is not None:
-        value = body["use_rag"]
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().lower() not in _FALSE
-    if headers is not None and headers.get(USE_RAG_HEADER) is not None:
-        return str(headers.get(USE_RAG_HEADER)).strip().lower() not in _FALSE
-    return True
+    try:
+        return _wants_rag(body, headers)
+    except BadRequestError as e:
+        raise field_error(e.message) from None
 
 
 def flag(value: Any, name: str) -> bool | None:
-    """A boolean request field (true/false, "oui"/"non", 1/0); None when absent; anything else is a 400."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise HTTPException(status_code=400, detail=f"'{name}' must be true or false (got {value!r})")
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts: keep the text ones
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
+    """A boolean request field (true/false, "oui"/"non", 1/0); None when absent; anything else is a 422."""
+    try:
+        return read_flag(value, name)
+    except BadRequestError as e:
+        raise field_error(e.message) from None
 
 
 def to_chat_messages(messages: list[dict[str, Any]]) -> list[ChatMessage]:
-    """OpenAI messages as Haystack `ChatMessage`s; a request with no user text is a 400."""
+    """OpenAI messages as Haystack `ChatMessage`s; a request with no user text is a 422."""
     if not isinstance(messages, list):
-        raise HTTPException(status_code=400, detail="'messages' must be a list of messages.")
+        raise field_error("'messages' must be a list of messages.")
     converted = []
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in _ROLES:
             continue  # tool and function messages have no place in these graphs
-        converted.append(_ROLES[role](_text_of(message.get("content"))))
+        converted.append(_ROLES[role](message_text(message.get("content"))))
     if not any(m.is_from("user") and (m.text or "").strip() for m in converted):
-        raise HTTPException(status_code=400, detail="The request has no user message with text.")
+        raise field_error("The request has no user message with text.")
     return converted
 
 
@@ -103,7 +95,7 @@ def last_user_question(messages: list[ChatMessage]) -> str:
     for message in reversed(messages):
         if message.is_from("user") and (message.text or "").strip():
             return (message.text or "").strip()
-    raise HTTPException(status_code=400, detail="The request has no user message with text.")
+    raise field_error("The request has no user message with text.")
 
 
 def earlier_turns(messages: list[ChatMessage]) -> list[ChatMessage]:
@@ -165,29 +157,29 @@ def _number(body: Mapping[str, Any], name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise HTTPException(status_code=400, detail=f"'{name}' must be a number (got {value!r})")
+        raise field_error(f"'{name}' must be a number (got {value!r})")
     return float(value)
 
 
 def bounded_generation_kwargs(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """temperature, top_p and max_tokens from the request, within `generation.limits` (a negative value is a 400)."""
+    """temperature, top_p and max_tokens from the request, within `generation.limits` (a negative value is a 422)."""
     limits = settings.generation.limits
     kwargs: dict[str, Any] = {}
     temperature = _number(body, "temperature")
     if temperature is not None:
         if temperature < 0:
-            raise HTTPException(status_code=400, detail="'temperature' must be 0 or more")
+            raise field_error("'temperature' must be 0 or more")
         kwargs["temperature"] = min(temperature, limits.temperature)
     top_p = _number(body, "top_p")
     if top_p is not None:
         if top_p <= 0:
-            raise HTTPException(status_code=400, detail="'top_p' must be more than 0")
+            raise field_error("'top_p' must be more than 0")
         kwargs["top_p"] = min(top_p, limits.top_p)
     max_tokens = _number(body, "max_completion_tokens")
     max_tokens = _number(body, "max_tokens") if max_tokens is None else max_tokens
     if max_tokens is not None:
         if max_tokens < 1:
-            raise HTTPException(status_code=400, detail="'max_tokens' must be 1 or more")
+            raise field_error("'max_tokens' must be 1 or more")
         kwargs["max_tokens"] = int(min(max_tokens, limits.max_tokens))
     return kwargs
 
@@ -206,7 +198,7 @@ def generation_options(
         thinking = settings.generation.enable_thinking if thinking_default is None else thinking_default
     prompt_type = body.get("prompt_type")
     if prompt_type is not None and not isinstance(prompt_type, str):
-        raise HTTPException(status_code=400, detail="'prompt_type' must be a string")
+        raise field_error("'prompt_type' must be a string")
     with_text = flag(body.get("include_passage_text"), "include_passage_text")
     return GenerationOptions(
         backend=backend,
@@ -243,7 +235,7 @@ def deployed_graphs(app: FastAPI) -> Graphs:
 
 
 def check_prompt_type(rag: Pipeline, prompt_type: str | None) -> None:
-    """400 for a `prompt_type` the `rag` graph's prompt builder has no template for (before anything runs)."""
+    """422 for a `prompt_type` the `rag` graph's prompt builder has no template for (before anything runs)."""
     if not prompt_type:
         return
     try:
@@ -251,10 +243,7 @@ def check_prompt_type(rag: Pipeline, prompt_type: str | None) -> None:
     except ValueError:  # a graph without that node: nothing to check against
         return
     if isinstance(templates, Mapping) and prompt_type not in templates:
-        raise HTTPException(
-            status_code=400,
-            detail=f"Unknown 'prompt_type' {prompt_type!r}: one of {', '.join(sorted(templates))}.",
-        )
+        raise field_error(f"Unknown 'prompt_type' {prompt_type!r}: one of {', '.join(sorted(templates))}.")
 
 
 def answer_events(
@@ -453,7 +442,7 @@ def open_webui_task(messages: Any) -> str | None:
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     if len(users) != 1:
         return None
-    text = _text_of(users[0].get("content")).lstrip()
+    text = message_text(users[0].get("content")).lstrip()
     if not text.startswith("### Task:"):
         return None
     head = text[:400].lower()
@@ -515,15 +504,15 @@ def add_openai_routes(app: FastAPI, settings: Settings) -> None:
         try:
             body = await request.json()
         except ValueError:
-            raise HTTPException(status_code=400, detail="The body must be JSON.") from None
+            raise HTTPException(status_code=UNREADABLE, detail="The body must be JSON.") from None
         if not isinstance(body, dict):
-            raise HTTPException(status_code=400, detail="The body must be a JSON object.")
+            raise field_error("The body must be a JSON object.")
         route = resolve_model(body.get("model"), settings)
         messages = to_chat_messages(body.get("messages"))
         mode: Mode = "rag" if route.mode == "rag" and wants_rag(body, request.headers) else "chat"
         filters = body.get("filters")
         if filters is not None and not isinstance(filters, dict):
-            raise HTTPException(status_code=400, detail="'filters' must be a Haystack filter object.")
+            raise field_error("'filters' must be a Haystack filter object.")
         model = str(body["model"])
         task = open_webui_task(body.get("messages"))
         if task is not None:  # Open WebUI's title, tags, follow-ups...: answered here, no retrieval, no LLM

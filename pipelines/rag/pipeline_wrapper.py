@@ -33,7 +33,7 @@ class PipelineWrapper(BasePipelineWrapper):
         :returns: `answer` (citations `[n]` point at `sources[n-1]`) and `sources`.
         """
         if not query.strip():
-            raise openai_chat.HTTPException(status_code=400, detail="'query' is empty.")
+            raise openai_chat.field_error("'query' is empty.")
         try:
             whole = answering.GenerationOptions(stream_tokens=False)
             answer = await answering.collect(answering.rag_events(self.pipeline, query.strip(), filters, options=whole))

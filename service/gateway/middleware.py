@@ -24,7 +24,14 @@ from service.gateway.cache import AnswerCache, answer_cache_key
 from service.gateway.context import CURRENT_REQUEST, Principal, RequestContext
 from service.gateway.rate_limit import RateLimiter
 from service.gateway.redis_link import RedisLink
-from service.gateway.validation import CHAT_ROUTES, BadRequestError, is_question_route, parse_json_body, validate_body
+from service.gateway.validation import (
+    CHAT_ROUTES,
+    BadRequestError,
+    is_question_route,
+    parse_json_body,
+    validate_body,
+    wants_rag,
+)
 from service.openai_chat import THINKING_SUFFIX, open_webui_task
 
 logger = logging.getLogger("service.gateway")
@@ -34,8 +41,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-USE_RAG_HEADER = "x-use-rag"
-_FALSE = {"false", "0", "no", "off", "non"}
 STREAM_PATHS = ("/askai/ws",)
 BOTH_DOWN_RECHECK_SECONDS = 5.0  # after every retrieval store failed, RAG requests get 503 this long, then retry
 METRIC_ROUTES = {
@@ -69,20 +74,15 @@ def route_label(path: str) -> str:
 def mode_of(path: str, body: dict[str, Any], headers: dict[str, str]) -> str:
     """
     RAG, plain chat, or an Open WebUI background task, as the routes decide it (`use_rag` in the body wins over
-    the `x-use-rag` header).
+    the `x-use-rag` header; `/rag/run` always retrieves). The body was validated: its flags are readable.
     """
     if path in CHAT_ROUTES and open_webui_task(body.get("messages")) is not None:
         return "task"
     if path in CHAT_ROUTES and body.get("model") in ("chat", "chat" + THINKING_SUFFIX):
         return "chat"
-    value = body.get("use_rag")
-    if value is None:
-        value = headers.get(USE_RAG_HEADER)
-    if value is None:
+    if path == "/rag/run":
         return "rag"
-    if isinstance(value, bool):
-        return "rag" if value else "chat"
-    return "chat" if str(value).strip().lower() in _FALSE else "rag"
+    return "rag" if wants_rag(body, headers) else "chat"
 
 
 async def send_json(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
@@ -151,8 +151,11 @@ def degraded_json(body: bytes, backends: list[str]) -> bytes:
 
 def degraded_sse(backends: list[str]) -> bytes:
     """The same note as one more OpenAI stream chunk, sent before the stream's last bytes."""
-    chunk = {"object": "chat.completion.chunk", "degraded": backends,
-             "choices": [{"index": 0, "delta": {"content": degraded_note(backends)}, "finish_reason": None}]}
+    chunk = {
+        "object": "chat.completion.chunk",
+        "degraded": backends,
+        "choices": [{"index": 0, "delta": {"content": degraded_note(backends)}, "finish_reason": None}],
+    }
     return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
 
 
@@ -295,13 +298,13 @@ class GatewayMiddleware:
             try:
                 parsed = parse_json_body(body)
                 validate_body(ctx.path, parsed, gw.settings.request_limits, gw.settings.access)
+                ctx.mode = mode_of(ctx.path, parsed, headers)  # a bad x-use-rag header: 422 here
             except BadRequestError as e:
                 await refuse(e.status, e.message)
                 return
             ctx.model = (
                 parsed.get("model") if isinstance(parsed.get("model"), str) else ctx.path.strip("/").split("/")[0]
             )
-            ctx.mode = mode_of(ctx.path, parsed, headers)
             ctx.stream = parsed.get("stream") is True
             if (
                 ctx.mode == "rag"
@@ -398,8 +401,9 @@ class GatewayMiddleware:
                     await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
                     message = {"type": "http.response.body", "body": body}
                 elif report.failed and "text/event-stream" in content_type[0] and not message.get("more_body"):
-                    await send({"type": "http.response.body", "body": degraded_sse(sorted(report.failed)),
-                                "more_body": True})
+                    await send(
+                        {"type": "http.response.body", "body": degraded_sse(sorted(report.failed)), "more_body": True}
+                    )
             await send(message)
 
         try:

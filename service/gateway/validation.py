@@ -1,8 +1,16 @@
-"""Bad input gets a clear 4xx before it reaches a graph: size, encoding, JSON shape, ranges, filter fields."""
+"""
+The request layer: bad input gets a clear 4xx before it reaches a graph, and every route reads a request the same
+way (message text, booleans, `use_rag`).
+
+One status rule for every route: **400** when the body cannot be read (not UTF-8, not JSON), **413** when it or a
+message is too large, **422** when it is readable JSON with a wrong, missing or out-of-range field (wrong types,
+empty question, no user message, bad filters, unknown `prompt_type`), **404** for an unknown model.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from service.gateway.access import InvalidFiltersError, validate_filters
@@ -11,6 +19,12 @@ from service.gateway.config import AccessSettings, LimitsSettings
 CHAT_ROUTES = {"/v1/chat/completions", "/chat/completions"}
 QUESTION_ROUTES = {"/rag/run", "/askai/query"}
 ROLES = {"system", "user", "assistant", "developer", "tool", "function"}
+UNREADABLE = 400  # the body is not UTF-8 JSON
+INVALID_FIELD = 422  # readable JSON, a field is wrong
+USE_RAG_HEADER = "x-use-rag"
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "non"})
+TRUE_WORDS = frozenset({"true", "1", "yes", "on", "oui"})
+BOOLEAN_FIELDS = ("use_rag", "enable_thinking", "include_passage_text", "sources_footer", "stream")
 
 
 class BadRequestError(Exception):
@@ -27,16 +41,16 @@ def parse_json_body(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise BadRequestError(400, f"The request body is not valid UTF-8 (byte {e.start}).") from None
+        raise BadRequestError(UNREADABLE, f"The request body is not valid UTF-8 (byte {e.start}).") from None
     try:
         body = json.loads(text)
         _check_unicode(body)
     except json.JSONDecodeError as e:
         raise BadRequestError(
-            400, f"The request body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
+            UNREADABLE, f"The request body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})."
         ) from None
     except RecursionError:
-        raise BadRequestError(400, "The request body is nested too deeply.") from None
+        raise BadRequestError(UNREADABLE, "The request body is nested too deeply.") from None
     return body
 
 
@@ -46,7 +60,9 @@ def _check_unicode(node: Any) -> None:
         try:
             node.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadRequestError(400, "The request body holds an invalid Unicode escape (a lone surrogate).") from None
+            raise BadRequestError(
+                UNREADABLE, "The request body holds an invalid Unicode escape (a lone surrogate)."
+            ) from None
     elif isinstance(node, dict):
         for key, value in node.items():
             _check_unicode(key)
@@ -61,49 +77,89 @@ def _int_in_range(body: dict[str, Any], name: str, low: int, high: int) -> None:
         return
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequestError(422, f"'{name}' must be an integer.")
+        raise BadRequestError(INVALID_FIELD, f"'{name}' must be an integer.")
     if not low <= value <= high:
-        raise BadRequestError(422, f"'{name}' must be between {low} and {high} (got {value}).")
+        raise BadRequestError(INVALID_FIELD, f"'{name}' must be between {low} and {high} (got {value}).")
+
+
+def message_text(content: Any) -> str:
+    """The text of an OpenAI message's `content`: a string, or its `text` parts joined (images and files skipped)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def read_flag(value: Any, name: str) -> bool | None:
+    """
+    A boolean request field or header: true/false, "oui"/"non", 1/0, on/off; None when absent.
+
+    :raises BadRequestError: 422 for anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise BadRequestError(INVALID_FIELD, f"'{name}' must be true or false (got {value!r}).")
+
+
+def wants_rag(body: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
+    """RAG unless the body says `use_rag: false` or the header `x-use-rag: false` is set (the body wins)."""
+    value = read_flag(body.get("use_rag"), "use_rag")
+    if value is None and headers is not None:
+        value = read_flag(headers.get(USE_RAG_HEADER), USE_RAG_HEADER)
+    return True if value is None else value
 
 
 def _text_of(content: Any, where: str) -> str:
+    """`message_text`, with a 422 naming the part that is not text-shaped."""
     if content is None or isinstance(content, str):
         return content or ""
     if isinstance(content, list):
         parts = []
         for i, part in enumerate(content):
             if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise BadRequestError(422, f"{where}.content[{i}] must be an object with a 'type'.")
+                raise BadRequestError(INVALID_FIELD, f"{where}.content[{i}] must be an object with a 'type'.")
             if part["type"] == "text":
                 if not isinstance(part.get("text"), str):
-                    raise BadRequestError(422, f"{where}.content[{i}].text must be a string.")
+                    raise BadRequestError(INVALID_FIELD, f"{where}.content[{i}].text must be a string.")
                 parts.append(part["text"])
         return "\n".join(parts)
-    raise BadRequestError(422, f"{where}.content must be a string or a list of content parts.")
+    raise BadRequestError(INVALID_FIELD, f"{where}.content must be a string or a list of content parts.")
 
 
 def _check_messages(body: dict[str, Any], limits: LimitsSettings) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list):
-        raise BadRequestError(422, "'messages' must be a list of messages.")
+        raise BadRequestError(INVALID_FIELD, "'messages' must be a list of messages.")
     if not messages:
-        raise BadRequestError(422, "'messages' is empty.")
+        raise BadRequestError(INVALID_FIELD, "'messages' is empty.")
     if len(messages) > limits.max_messages:
-        raise BadRequestError(422, f"Too many messages: {len(messages)} (at most {limits.max_messages}).")
+        raise BadRequestError(INVALID_FIELD, f"Too many messages: {len(messages)} (at most {limits.max_messages}).")
     has_user_text = False
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(message, dict):
-            raise BadRequestError(422, f"{where} must be an object with 'role' and 'content'.")
+            raise BadRequestError(INVALID_FIELD, f"{where} must be an object with 'role' and 'content'.")
         if message.get("role") not in ROLES:
-            raise BadRequestError(422, f"{where}.role must be one of {', '.join(sorted(ROLES))}.")
+            raise BadRequestError(INVALID_FIELD, f"{where}.role must be one of {', '.join(sorted(ROLES))}.")
         text = _text_of(message.get("content"), where)
         if len(text) > limits.max_message_chars:
             limit = limits.max_message_chars
             raise BadRequestError(413, f"{where} is too long: {len(text)} characters (at most {limit}).")
         has_user_text = has_user_text or (message["role"] == "user" and bool(text.strip()))
     if not has_user_text:
-        raise BadRequestError(422, "The request has no user message with text.")
+        raise BadRequestError(INVALID_FIELD, "The request has no user message with text.")
 
 
 def _check_question(body: dict[str, Any], limits: LimitsSettings) -> None:
@@ -112,13 +168,28 @@ def _check_question(body: dict[str, Any], limits: LimitsSettings) -> None:
             continue
         value = body[name]
         if not isinstance(value, str):
-            raise BadRequestError(422, f"'{name}' must be a string.")
+            raise BadRequestError(INVALID_FIELD, f"'{name}' must be a string.")
         if not value.strip():
-            raise BadRequestError(422, f"'{name}' is empty.")
+            raise BadRequestError(INVALID_FIELD, f"'{name}' is empty.")
         if len(value) > limits.max_message_chars:
             raise BadRequestError(
                 413, f"'{name}' is too long: {len(value)} characters (at most {limits.max_message_chars})."
             )
+
+
+def _check_generation(body: dict[str, Any], limits: LimitsSettings) -> None:
+    """max_tokens, top_k, temperature and top_p within their ranges."""
+    _int_in_range(body, "max_tokens", 1, limits.max_tokens)
+    _int_in_range(body, "max_completion_tokens", 1, limits.max_tokens)
+    _int_in_range(body, "top_k", 1, limits.max_top_k)
+    if "temperature" in body and body["temperature"] is not None:
+        value = body["temperature"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+            raise BadRequestError(INVALID_FIELD, "'temperature' must be a number between 0 and 2.")
+    if "top_p" in body and body["top_p"] is not None:
+        value = body["top_p"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise BadRequestError(INVALID_FIELD, "'top_p' must be a number more than 0 and at most 1.")
 
 
 def validate_body(path: str, body: Any, limits: LimitsSettings, access: AccessSettings) -> None:
@@ -128,30 +199,30 @@ def validate_body(path: str, body: Any, limits: LimitsSettings, access: AccessSe
     :raises BadRequestError: naming the first problem found.
     """
     if not isinstance(body, dict):
-        raise BadRequestError(422, "The request body must be a JSON object.")
+        raise BadRequestError(INVALID_FIELD, "The request body must be a JSON object.")
+    for name in BOOLEAN_FIELDS:
+        read_flag(body.get(name), name)
+    if body.get("prompt_type") is not None and not isinstance(body["prompt_type"], str):
+        raise BadRequestError(INVALID_FIELD, "'prompt_type' must be a string.")
     if path in CHAT_ROUTES:
         if not isinstance(body.get("model"), str) or not body["model"]:
-            raise BadRequestError(422, "'model' must be a non-empty string.")
+            raise BadRequestError(INVALID_FIELD, "'model' must be a non-empty string.")
         _check_messages(body, limits)
         if "stream" in body and body["stream"] is not None and not isinstance(body["stream"], bool):
-            raise BadRequestError(422, "'stream' must be true or false.")
+            raise BadRequestError(INVALID_FIELD, "'stream' must be true or false.")
     elif "messages" in body:
         _check_messages(body, limits)
     if path == "/rag/run" and "query" not in body:
-        raise BadRequestError(422, "'query' is missing.")
+        raise BadRequestError(INVALID_FIELD, "'query' is missing.")
     _check_question(body, limits)
-    _int_in_range(body, "max_tokens", 1, limits.max_tokens)
-    _int_in_range(body, "max_completion_tokens", 1, limits.max_tokens)
-    _int_in_range(body, "top_k", 1, limits.max_top_k)
-    if "temperature" in body and body["temperature"] is not None:
-        value = body["temperature"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
-            raise BadRequestError(422, "'temperature' must be a number between 0 and 2.")
+    _check_generation(body, limits)
     if body.get("filters") is not None:
+        if not isinstance(body["filters"], dict):
+            raise BadRequestError(INVALID_FIELD, "'filters' must be a Haystack filter object.")
         try:
             validate_filters(body["filters"], access.filter_fields)
         except InvalidFiltersError as e:
-            raise BadRequestError(422, f"Invalid filters: {e}") from None
+            raise BadRequestError(INVALID_FIELD, f"Invalid filters: {e}") from None
 
 
 def is_question_route(path: str) -> bool:

@@ -75,8 +75,18 @@ def test_unknown_model_is_a_404(make_client):
 
 
 @pytest.mark.parametrize("body", [[1], {"model": "rag", "messages": "x"}, {"model": "rag", "messages": []}])
-def test_bad_bodies_are_a_400(make_client, body):
-    assert make_client().post("/v1/chat/completions", json=body).status_code in {400, 404}
+def test_readable_bodies_with_wrong_fields_are_a_422(make_client, body):
+    response = make_client().post("/v1/chat/completions", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_a_body_that_is_not_json_is_a_400(make_client):
+    response = make_client().post(
+        "/v1/chat/completions", content=b"{model: rag", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]
 
 
 def test_completion_with_thinking(make_client):
@@ -137,17 +147,25 @@ def test_askai_query(make_client):
     assert body["sources"][0]["text"] == PASSAGES[0].content  # generation.include_passage_text
 
 
-@pytest.mark.parametrize("body", [{"question": ""}, {}, {"question": "Q ?", "model": "nope"}])
-def test_askai_query_bad_input(make_client, body):
-    assert make_client().post("/askai/query", json=body).status_code in {400, 404, 422}
+@pytest.mark.parametrize(
+    ("body", "status"), [({"question": ""}, 422), ({}, 422), ({"question": "Q ?", "use_rag": "peut-être"}, 422)]
+)
+def test_askai_query_bad_fields_are_a_422(make_client, body, status):
+    assert make_client().post("/askai/query", json=body).status_code == status
 
 
-def test_unknown_prompt_type_is_a_400_naming_the_known_ones(make_client):
+def test_askai_query_unknown_model_is_a_404(make_client):
+    response = make_client().post("/askai/query", json={"question": "Q ?", "model": "nope"})
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_unknown_prompt_type_is_a_422_naming_the_known_ones(make_client):
     client = make_client()
     asked = client.post("/askai/query", json={"question": "Délai du lot 2 ?", "prompt_type": "n.\x95"})
     completion = client.post("/v1/chat/completions", json=_ask(prompt_type="poeme"))
     for response in (asked, completion):
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert "prompt_type" in response.json()["detail"]
         assert "summary" in response.json()["detail"]
     known = client.post("/askai/query", json={"question": "Délai du lot 2 ?", "prompt_type": "summary"})

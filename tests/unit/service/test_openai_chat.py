@@ -121,10 +121,10 @@ def test_to_chat_messages_skips_tool_messages():
         [{"role": "tool", "content": "Bonjour"}],
     ],
 )
-def test_to_chat_messages_without_user_text_is_a_400(messages):
+def test_to_chat_messages_without_user_text_is_a_422(messages):
     with pytest.raises(HTTPException) as info:
         to_chat_messages(messages)
-    assert info.value.status_code == 400
+    assert info.value.status_code == 422
 
 
 def test_last_user_question():
@@ -257,10 +257,10 @@ def test_generation_kwargs_are_bounded(settings):
 @pytest.mark.parametrize(
     "body", [{"temperature": -1}, {"top_p": 0}, {"max_tokens": 0}, {"temperature": "hot"}, {"max_tokens": True}]
 )
-def test_bad_generation_parameters_are_a_400(settings, body):
+def test_bad_generation_parameters_are_a_422(settings, body):
     with pytest.raises(HTTPException) as info:
         bounded_generation_kwargs(body, settings)
-    assert info.value.status_code == 400
+    assert info.value.status_code == 422
 
 
 def test_generation_options(settings):
