@@ -1,0 +1,1 @@
+"""The offline models' builders (one module per model family) and their shared helpers (packages)."""
