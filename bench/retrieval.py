@@ -89,11 +89,13 @@ def config_with(overrides: dict[str, Any]) -> dict[str, Any]:
     """`hayhooks.yml` as a mapping, with dotted-key overrides."""
     data = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
     for dotted, value in overrides.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+        node, parts = data, dotted.split(".")
+        while len(parts) > 1:
+            # a key may hold dots itself (a backend named `qwen2.5-coder-0.5b-instruct`): the longest existing one
+            width = next((n for n in range(len(parts) - 1, 1, -1) if ".".join(parts[:n]) in node), 1)
+            node = node.setdefault(".".join(parts[:width]), {})
+            parts = parts[width:]
+        node[parts[0]] = value
     return data
 
 
