@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -176,29 +178,41 @@ class ContextFormatter:
 
     def key_passages(self, question: str, documents: list[Document]) -> str:
         """
-        The lines of the passages that hold most of the question's words, best first, each with its passage number;
+        The lines of the passages that say most of the question's words, best first, each with its passage number;
         a table row comes under its header row. Small models answer from the first text that looks relevant: the
         row `| 7 | BB 0/10 … | 15,20 |` before the whole bill of quantities.
+
+        A line is scored by the question words it holds itself, each weighed by how few of the passages' lines hold
+        it (a code in every line of a document tells one line from another no better than a stop word); the words
+        its table header and its document title add count a quarter, to rank lines that say the same.
         """
         terms = set(self._analyzer.words(question))
         if not terms:
             return ""
-        scored: list[tuple[float, int, int, str]] = []
+        candidates: list[tuple[int, int, str, str, set[str], set[str]]] = []
         for number, document in enumerate(documents, start=1):
             title = set(self._analyzer.words(str(document.meta.get("title") or "")))
             for position, (line, header) in enumerate(_lines(document.content or "")):
                 own = terms & set(self._analyzer.words(line))
                 if not own:
                     continue  # a line is key for what it says itself; its header and title only rank it
-                found = terms & (set(self._analyzer.words(f"{line} {header}")) | title)
-                if len(found) < min(2, len(terms)):
-                    continue
-                shown = _shown_line(line, header, as_fields=self.key_rows_as_fields)
-                scored.append((len(found) / len(terms), number, position, shown))
-        scored.sort(key=lambda x: (-x[0], x[1], x[2]))
-        best = scored[: self.key_lines]
-        if not best:
+                found = terms & (set(self._analyzer.words(header)) | title | own)
+                if len(found) >= min(2, len(terms)):
+                    candidates.append((number, position, line, header, own, found - own))
+        if not candidates:
             return ""
+        held = Counter(t for *_, own, _ in candidates for t in own)
+        weight = {t: math.log((len(candidates) + 1) / (held[t] + 0.5)) for t in terms}
+        scored = sorted(
+            (
+                -(sum(weight[t] for t in own) + 0.25 * sum(weight[t] for t in context)),
+                number,
+                position,
+                _shown_line(line, header, as_fields=self.key_rows_as_fields),
+            )
+            for number, position, line, header, own, context in candidates
+        )
+        best = scored[: self.key_lines]
         return "Passages clés :\n" + "\n".join(f"[{number}] {shown}" for _, number, _, shown in best)
 
     @staticmethod
