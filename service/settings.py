@@ -248,7 +248,6 @@ class ContextSettings(_Section):
     key_lines: int = Field(ge=0, le=20)
     key_lines_only: list[str]
     key_rows_as_fields: bool
-    key_lines_last: bool
 
 
 class AnswerabilitySettings(_Section):

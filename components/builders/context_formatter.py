@@ -91,7 +91,6 @@ class ContextFormatter:
         key_lines: int = 0,
         key_lines_only: list[str] | None = None,
         key_rows_as_fields: bool = False,
-        key_lines_last: bool = False,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -106,7 +105,6 @@ class ContextFormatter:
         :param key_rows_as_fields: Whether a table row among the key lines is written as `column : value` pairs
             (`Désignation : BB 0/10 ; PU HT (€) : 15,20`) instead of under its Markdown header row: a small model
             reads a value with its column name, where it miscounts the cells of a Markdown row.
-        :param key_lines_last: Whether the key lines come after the passages, next to the question, rather than first.
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
@@ -118,7 +116,6 @@ class ContextFormatter:
         self.key_lines = key_lines
         self.key_lines_only = list(key_lines_only or [])
         self.key_rows_as_fields = key_rows_as_fields
-        self.key_lines_last = key_lines_last
         self._analyzer = FrenchAnalyzer()
         self._budget = TokenBudget(tokenizer)
         # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
@@ -174,7 +171,7 @@ class ContextFormatter:
             return {"documents": kept, "context": key}
         if not key:
             return {"documents": kept, "context": context}
-        return {"documents": kept, "context": f"{context}\n\n{key}" if self.key_lines_last else f"{key}\n\n{context}"}
+        return {"documents": kept, "context": f"{key}\n\n{context}"}
 
     def key_passages(self, question: str, documents: list[Document]) -> str:
         """

@@ -28,7 +28,6 @@ def test_to_dict_and_from_dict():
             "key_lines": 0,
             "key_lines_only": [],
             "key_rows_as_fields": False,
-            "key_lines_last": False,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -157,12 +156,3 @@ def test_a_key_table_row_can_be_shown_as_column_value_pairs():
     row = "N° : 7 ; Désignation : BB 0/10 ép. 5 cm, couche de roulement ; PU HT (€) : 15,20"
     assert key == f"Passages clés :\n[1] {row}"
     assert "| 7 | BB 0/10" in blocks  # the passage itself keeps its table
-
-
-def test_key_lines_can_come_after_the_passages():
-    doc = _doc("cr.md", "Le 6 octobre, un véhicule a franchi le feu rouge.\nRien d'autre.", title="CR n° 4")
-    context = ContextFormatter(key_lines=1, key_lines_last=True).run(
-        documents=[doc], question="Quel véhicule a franchi le feu rouge ?"
-    )["context"]
-    assert context.startswith("[1] CR n° 4\n")
-    assert context.endswith("Passages clés :\n[1] Le 6 octobre, un véhicule a franchi le feu rouge.")
