@@ -55,7 +55,9 @@ from haystack.dataclasses import ChatMessage  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from bench.retrieval import config_with  # noqa: E402
+from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
+from components.builders.statement_citer import split_statements, without_citations  # noqa: E402
 from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
 from service.pipelines import bound_definition, build_pipeline  # noqa: E402
@@ -95,6 +97,27 @@ def token_f1(prediction: str, reference: str) -> float:
         return 0.0
     precision, recall = common / len(pred), common / len(ref)
     return 2 * precision * recall / (precision + recall)
+
+
+def statement_citations(answer: str, sources: list[dict[str, Any]], facts: list[str]) -> tuple[int, int, int, int]:
+    """
+    Citation recall and precision, ALCE style, judged apart from the product's own rule: a statement that states a
+    reference fact (a key fact, else a reference answer) is supported when the passages it cites hold every such
+    fact it states; one of its citations is needed when that passage holds at least one of them. Returns (fact
+    statements, of them supported by their citations, their citations, of them holding a fact they state).
+    """
+    passages = {s.get("number"): f"{s.get('title') or ''}\n{s.get('text') or ''}" for s in sources}
+    statements = supported = citations = needed = 0
+    for statement in split_statements(answer):
+        stated = [f for f in facts if contains(without_citations(statement), f)]
+        if not stated:
+            continue
+        cited = [n for g in CITATION_GROUP.finditer(statement) for n in numbers_in(g.group(1)) if n in passages]
+        statements += 1
+        supported += all(any(contains(passages[n], f) for n in cited) for f in stated)
+        citations += len(cited)
+        needed += sum(any(contains(passages[n], f) for f in stated) for n in cited)
+    return statements, supported, citations, needed
 
 
 def is_refusal(answer: str) -> bool:
@@ -241,6 +264,7 @@ class Result:
     answer: str = ""
     standalone: str = ""
     sources: list[dict[str, Any]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
     error: str | None = None
     ttft: float | None = None
     ttlt: float = 0.0
@@ -295,6 +319,10 @@ class Result:
         return [s for s in self.sources if s.get("cited")]
 
     @property
+    def statement_citations(self) -> tuple[int, int, int, int]:
+        return (0, 0, 0, 0) if self.refused else statement_citations(self.answer, self.sources, self.facts)
+
+    @property
     def names_entity(self) -> bool:
         return any(contains(self.standalone, name) for name in self.case.must_name)
 
@@ -346,6 +374,7 @@ async def ask(rag: Any, rewriter: Any, variant: Variant, case: Case, count_token
             result.ttft = now if result.ttft is None else result.ttft
         elif event.type == "answer":
             result.answer, result.sources = event.data.answer, event.data.sources
+            result.unsupported = list(event.data.unsupported)
         elif event.type == "error":
             result.error = str(event.data)
     result.ttlt = time.monotonic() - started
@@ -412,6 +441,12 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
             share(sum(r.holds_answer(s) for r, s in citations), len(citations)),
         )
     )
+    judged = [r.statement_citations for r in answered]
+    statements, supported, cites, needed = (sum(j[i] for j in judged) for i in range(4))
+    rows.append(("citation recall (statements stating a reference fact)", share(supported, statements)))
+    rows.append(("citation precision (their citations holding it)", share(needed, cites)))
+    all_statements = sum(len(split_statements(r.answer)) for r in answered)
+    rows.append(("statements marked unsupported", share(sum(len(r.unsupported) for r in answered), all_statements)))
     rows.append(
         ("refusals with a citation", share(sum(bool(r.cited) for r in ok if r.refused), sum(r.refused for r in ok)))
     )
@@ -519,7 +554,12 @@ async def run(args: argparse.Namespace) -> None:
                         "invented_figures": result.invented_figures,
                         "ttft": result.ttft,
                         "ttlt": result.ttlt,
-                        "sources": [{k: s.get(k) for k in ("number", "source", "cited")} for s in result.sources],
+                        "facts": result.facts,
+                        "unsupported": result.unsupported,
+                        "sources": [
+                            {k: s.get(k) for k in ("number", "source", "cited", "title", "text")}
+                            for s in result.sources
+                        ],
                         "error": result.error,
                     }
                 )

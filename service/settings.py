@@ -265,6 +265,7 @@ class CitationSettings(_Section):
     min_overlap: float = Field(ge=0, le=1)
     min_overlap_with_figures: float = Field(ge=0, le=1)
     max_citations: int = Field(ge=1, le=10)
+    min_relative_support: float = Field(ge=0.0, le=1.0)
 
 
 class HistorySettings(_Section):

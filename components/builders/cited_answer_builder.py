@@ -37,9 +37,11 @@ class CitedAnswerBuilder:
         self,
         include_passage_text: bool = True,
         cite_statements: bool = True,
+        *,
         min_overlap: float = 0.5,
         min_overlap_with_figures: float = 0.25,
         max_citations: int = 3,
+        min_relative_support: float = 0.0,
     ) -> None:
         """
         :param include_passage_text: Whether each source carries the passage text it points at (a default that a
@@ -48,13 +50,16 @@ class CitedAnswerBuilder:
         :param min_overlap: Share of a statement's content words a passage must hold to support it.
         :param min_overlap_with_figures: The same when the passage holds every figure of the statement.
         :param max_citations: Citations added to one statement at most.
+        :param min_relative_support: Share of the best passage's support another passage needs to be cited beside
+            it (0: every supporting passage).
         """
         self.include_passage_text = include_passage_text
         self.cite_statements = cite_statements
         self.min_overlap = min_overlap
         self.min_overlap_with_figures = min_overlap_with_figures
         self.max_citations = max_citations
-        self.citer = StatementCiter(min_overlap, min_overlap_with_figures, max_citations)
+        self.min_relative_support = min_relative_support
+        self.citer = StatementCiter(min_overlap, min_overlap_with_figures, max_citations, min_relative_support)
 
     def stream_citer(self, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
         """What checks the citations of the answer as it streams, by the same rule as `run`."""

@@ -4,15 +4,18 @@ An answer is split into statements (French sentences; list items and table rows 
 statement, the passages given to the model that *support* it are measured: every figure of the statement (amounts,
 quantities, dates, codes, compared as numbers) is in the passage, every code too, and the passage holds at least
 `min_overlap` of the statement's content words (French stems; `min_overlap_with_figures` when the figures already
-match). Then:
+match). Of the passages that support a statement, only those within `min_relative_support` of the best one count:
+two passages that both hold the figure are cited together only when they say it about as well. Then:
 - a `[n]` of the model is kept when passage `n` supports its statement, and replaced by the best supporting passage
   when `n` does not; a statement no passage supports keeps no citation and is reported as `unsupported`;
 - a statement the model left uncited gets the passages that support it (at most `max_citations`);
 - the refusal sentence and statements with too few content words (connectives, « Voici les éléments : ») get none.
 
 `StatementCiter` is used twice, with one rule: by `CitedAnswerBuilder` on the whole answer, and by the answer
-stream on each statement as soon as it is complete (`StreamingStatementCiter`), so a streamed answer and a whole one
-carry the same citations and an unchecked `[n]` is never shown.
+stream (`StreamingStatementCiter`), so a streamed answer and a whole one carry the same text and citations. The
+stream shows a statement's words as they come and holds back only its end (trailing punctuation, spaces and any
+`[n]` the model writes): when the statement is complete it is checked, and its checked citations are shown before
+its final punctuation. An unchecked `[n]` is never shown, and the time to the first token is the model's.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ _ABBREVIATIONS = "".join(
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"(?<=[.!?…])(\s*(?:\[[\d\s,;-]+\])*)\s+(?=[«\"(\[]?[A-ZÀ-Ý0-9*])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _TABLE_ROW = re.compile(r"^\s*\|")
+# What the stream holds back at the end of the current statement: where its checked citations will go (before the
+# final punctuation, or before a table row's closing `|`) and the start of a citation group the model is writing.
+_HELD_TAIL = re.compile(r"[\s.!?…:;,|]*(?:\[[\d\s,;-]*)?$")
 _MIN_WORDS = 2  # content words a statement needs to be cited at all
 _SINGLE_DIGIT = re.compile(r"^\d$")
 
@@ -76,16 +82,23 @@ class StatementCiter:
     """Checks and attributes the citations of an answer's statements against the passages given to the model."""
 
     def __init__(
-        self, min_overlap: float = 0.5, min_overlap_with_figures: float = 0.25, max_citations: int = 3
+        self,
+        min_overlap: float = 0.5,
+        min_overlap_with_figures: float = 0.25,
+        max_citations: int = 3,
+        min_relative_support: float = 0.0,
     ) -> None:
         """
         :param min_overlap: Share of a statement's content words a passage must hold to support it.
         :param min_overlap_with_figures: The same, for a statement whose figures (at least one) the passage holds.
         :param max_citations: Citations added to one statement at most.
+        :param min_relative_support: Share of the best passage's support another passage needs to be cited too
+            (0: every supporting passage, up to `max_citations`).
         """
         self.min_overlap = min_overlap
         self.min_overlap_with_figures = min_overlap_with_figures
         self.max_citations = max_citations
+        self.min_relative_support = min_relative_support
         self._analyzer = FrenchAnalyzer()
         self._passage = lru_cache(maxsize=4096)(self._passage_facts)
 
@@ -116,15 +129,16 @@ class StatementCiter:
 
     def cite(self, statement: str, passages: list[str]) -> Statement:
         """One statement with its citations checked and attributed."""
-        groups = list(CITATION_GROUP.finditer(statement))
-        written = [n for g in groups for n in numbers_in(g.group(1))]
-        body = CITATION_GROUP.sub("", statement)
-        body = re.sub(r"[ \t]+([.,…])", r"\1", body)
-        body = re.sub(r"[ \t]{2,}", " ", body)
+        written = [n for g in CITATION_GROUP.finditer(statement) for n in numbers_in(g.group(1))]
+        body = without_citations(statement)
         if not self.checkable(body):
             return Statement(_with_citations(body, []), checkable=False)
         scores = {n: self.support(body, p) for n, p in enumerate(passages, start=1)}
-        supporting = sorted((n for n, s in scores.items() if s > 0), key=lambda n: (-scores[n], n))
+        best = max(scores.values(), default=0.0)
+        supporting = sorted(
+            (n for n, s in scores.items() if s > 0 and s >= best * self.min_relative_support),
+            key=lambda n: (-scores[n], n),
+        )
         if not supporting:
             return Statement(_with_citations(body, []), supported=False)
         by_model = [n for n in dict.fromkeys(written) if n in supporting]
@@ -134,6 +148,13 @@ class StatementCiter:
     def cite_answer(self, text: str, passages: list[str]) -> list[Statement]:
         """Every statement of an answer, cited."""
         return [self.cite(piece, passages) for piece in split_statements(text)]
+
+
+def without_citations(statement: str) -> str:
+    """A statement without its citation groups and the spaces they leave (« 592,50 € [1]. » -> « 592,50 €. »)."""
+    body = CITATION_GROUP.sub("", statement)
+    body = re.sub(r"[ \t]+([.,…])", r"\1", body)
+    return re.sub(r"[ \t]{2,}", " ", body)
 
 
 def _with_citations(body: str, cited: list[int]) -> str:
@@ -157,30 +178,38 @@ def _with_citations(body: str, cited: list[int]) -> str:
 
 class StreamingStatementCiter:
     """
-    Cites an answer as it streams: text is held back until its statement is complete, then shown with its
-    checked citations. At most the current statement is held back.
+    Cites an answer as it streams. The current statement's words are shown as they come; only its end is held back
+    (`_HELD_TAIL`: trailing punctuation and spaces, a citation group being written), and once the statement is
+    complete the rest is shown with its checked citations. What was shown is always the start of the whole answer's
+    text, so a streamed and a whole answer end the same.
     """
 
     def __init__(self, citer: StatementCiter, passages: list[str]) -> None:
         self.citer, self.passages = citer, passages
         self.statements: list[Statement] = []
-        self._pending = ""
+        self._pending = ""  # the current statement as the model wrote it
+        self._shown = 0  # characters of it already shown (of its text without citations)
 
     def feed(self, text: str) -> str:
-        """What can be shown now: the statements completed by this text, cited."""
+        """What can be shown now: the statements completed by this text, cited, and the start of the next one."""
         self._pending += text
         pieces = split_statements(self._pending)
-        if len(pieces) <= 1:
-            return ""
-        *done, self._pending = pieces
-        return self._emit(done)
+        done, self._pending = pieces[:-1], pieces[-1] if pieces else ""
+        out = self._emit(done) if done else ""
+        body = without_citations(self._pending)
+        visible = body[: _HELD_TAIL.search(body).start()]
+        out += visible[self._shown :]
+        self._shown = max(self._shown, len(visible))
+        return out
 
     def close(self) -> str:
-        """The last statement, at the end of the stream."""
+        """The rest of the last statement, at the end of the stream."""
         rest, self._pending = self._pending, ""
         return self._emit([rest]) if rest else ""
 
     def _emit(self, pieces: list[str]) -> str:
         cited = [self.citer.cite(piece, self.passages) for piece in pieces]
         self.statements.extend(cited)
-        return "".join(s.text for s in cited)
+        text = "".join(s.text for s in cited)
+        shown, self._shown = self._shown, 0
+        return text[shown:]

@@ -45,6 +45,7 @@ def test_to_dict():
             "min_overlap": 0.5,
             "min_overlap_with_figures": 0.25,
             "max_citations": 2,
+            "min_relative_support": 0.0,
         },
     }
 
@@ -296,6 +297,48 @@ def test_a_streamed_answer_gets_the_same_citations_as_the_whole_one():
         assert "[2]" not in "".join(shown)  # an unchecked citation is never shown
     shown.append(streaming.close())
     assert "".join(shown).strip() == _cite(text)["answer"]
+
+
+STREAMED = [
+    "Le montant total HT du marché est de 631 592,50 € [2]. La carotte C07 présente 9,6 % de vides.",
+    "- Total HT : 631 592,50 € [1][2]\n- Maître d'œuvre : Agence territoriale de Montreval\n",
+    "| Carotte | Vides |\n|---|---|\n| C07 | 9,6 % [3] |\nLe total est de 650 000,00 € [1]. Voici [2",
+    "M. Lebrun suit le PR 16+300 [3]… Le total TTC est de 757 911,00 €[1] ; la TVA de 126 318,50 €.",
+]
+
+
+@pytest.mark.parametrize("text", STREAMED)
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
+def test_a_stream_cut_anywhere_shows_the_whole_answer_and_never_an_unchecked_citation(text, size):
+    whole = _cite(text)["answer"]
+    streaming = CitedAnswerBuilder().stream_citer(FACTS)
+    shown = ""
+    for i in range(0, len(text), size):
+        shown += streaming.feed(text[i : i + size])
+        assert whole.startswith(shown.strip()) or not shown.strip()  # never a text taken back
+    shown += streaming.close()
+    assert shown.strip() == whole
+
+
+def test_a_streamed_statement_shows_its_words_before_it_ends():
+    streaming = CitedAnswerBuilder().stream_citer(FACTS)
+    shown = streaming.feed("Le montant total HT du marché est de 631 592,50 € [")
+    assert shown == "Le montant total HT du marché est de 631 592,50 €"  # the citation's place is held back
+    assert streaming.feed("2].") == ""
+    assert streaming.close() == " [1]."
+
+
+def test_only_passages_about_as_good_as_the_best_are_cited_beside_it():
+    passages = [
+        Document(content="Total HT du marché de l'affaire A2458 : 631 592,50 €.", meta={"title": "Fiche A2458"}),
+        Document(content="Montant total HT : 631 592,50 €.", meta={"title": "Situation A2458"}),
+    ]
+    text = "Le montant total HT du marché de l'affaire A2458 est de 631 592,50 €."
+    every = CitedAnswerBuilder().run(replies=[ChatMessage.from_assistant(text)], documents=passages)
+    assert every["answer"].endswith("[1][2].")
+    best = CitedAnswerBuilder(min_relative_support=0.9)
+    out = best.run(replies=[ChatMessage.from_assistant(text)], documents=passages)
+    assert out["answer"].endswith("631 592,50 € [1].")
 
 
 TABLE = [
