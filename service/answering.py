@@ -32,7 +32,8 @@ from components.builders.statement_citer import NOT_IN_DOCUMENTS, StreamingState
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
 
-# Component names the service relies on in the graphs (pipelines/rag/rag.yml, pipelines/chat/chat.yml).
+# The nodes whose outputs (or failure) the service reads, in the graphs of pipelines/. Their inputs are never given
+# node by node: a graph is run with its inputs by name (`rag_inputs`, `chat_inputs`).
 RAG_SOURCES_NODE = "context_formatter"
 RAG_ANSWER_NODE = "answer_builder"
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
@@ -90,41 +91,45 @@ class LLMUnavailableError(Exception):
         self.mode = mode
 
 
-def _llm_inputs(options: GenerationOptions) -> dict[str, Any]:
+def retrieval_inputs(query: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """
+    The inputs of the `rag` graph's retrieval half, by name.
+
+    Haystack gives a named input to every node with an unconnected input of that name: `query` reaches the query
+    classifier, the BM25 retriever, the rankers, the answerability check, the context formatter and the prompt
+    builder; `filters` both retrievers (which AND them with the caller's access scope themselves: access_scope).
+    """
     return {
-        "backend": options.backend,
+        "query": query,
+        # Haystack's text embedders take the text to embed as `text`; the query embedder (CachedTextEmbedder) wraps
+        # one and keeps its input, so that any Haystack text embedder can stand in for it in the YAML.
+        "text": query,
+        "filters": filters,
+    }
+
+
+def generation_inputs(options: GenerationOptions) -> dict[str, Any]:
+    """The inputs of the generation half (`rag` and `chat` graphs alike), by name."""
+    return {
+        "backend": options.backend,  # the LLM
         "generation_kwargs": dict(options.generation_kwargs),
         "enable_thinking": options.enable_thinking,
+        # The prompt builder asks for <thinking>/<answer> and opens the reasoning; the answer builder splits it.
+        "prompted_thinking": options.prompted_thinking and options.enable_thinking,
     }
 
 
 def rag_inputs(
-    question: str, filters: dict[str, Any] | None = None, options: GenerationOptions | None = None
+    query: str, filters: dict[str, Any] | None = None, options: GenerationOptions | None = None
 ) -> dict[str, Any]:
-    """The `rag` graph's inputs for one question."""
+    """The `rag` graph's inputs for one question, by name (`pipeline.run(rag_inputs(...))`)."""
     options = options or GenerationOptions()
-    # The caller's access scope is AND-ed with these by the retrievers themselves (access_scope).
     return {
-        "query_classifier": {"query": question},
-        "query_embedder": {"text": question},
-        "dense_retriever": {"filters": filters},
-        "bm25_retriever": {"query": question, "filters": filters},
-        "metadata_booster": {"query": question},
-        "numeric_prioritizer": {"query": question},
-        "ranker": {"query": question},
-        "answerability": {"query": question},
-        "context_formatter": {"question": question},
-        "prompt_builder": {
-            "question": question,
-            "prompt_type": options.prompt_type,
-            "history": list(options.history),
-            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
-        },
-        "llm": _llm_inputs(options),
-        "answer_builder": {
-            "include_passage_text": options.include_passage_text,
-            "starts_in_thinking": options.prompted_thinking and options.enable_thinking,
-        },
+        **retrieval_inputs(query, filters),
+        **generation_inputs(options),
+        "prompt_type": options.prompt_type,  # the prompt builder
+        "history": list(options.history),
+        "include_passage_text": options.include_passage_text,  # the answer builder
     }
 
 
@@ -221,7 +226,7 @@ async def _run_streaming(
             await queue.put(event)
 
     if options.stream_tokens:
-        data = {**data, LLM_NODE: {**data.get(LLM_NODE, {}), "streaming_callback": on_chunk}}
+        data = {**data, "streaming_callback": on_chunk}  # the LLM's
 
     async def produce() -> None:
         try:
@@ -257,6 +262,17 @@ async def _run_streaming(
                 await task
 
 
+def rewrite_inputs(query: str, options: GenerationOptions, max_tokens: int = 64) -> dict[str, Any]:
+    """The `question_rewrite` graph's inputs, by name: a short, greedy rewrite, never reasoned."""
+    return {
+        "query": query,
+        "history": list(options.history),
+        "backend": options.backend,
+        "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
+        "enable_thinking": False,
+    }
+
+
 async def standalone_question(
     rewriter: Pipeline | None, question: str, options: GenerationOptions, max_tokens: int = 64
 ) -> str:
@@ -268,21 +284,11 @@ async def standalone_question(
     """
     if rewriter is None or not options.history:
         return question
-    asked = {"question": question, "history": list(options.history)}
-    data = {  # by node: Haystack does not mix inputs by name with inputs by node in one run
-        "prompt_builder": asked,
-        STANDALONE_NODE: asked,
-        "llm": {
-            "backend": options.backend,
-            "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
-            "enable_thinking": False,
-        },
-    }
     try:
-        result = await rewriter.run_async(data)
+        result = await rewriter.run_async(rewrite_inputs(question, options, max_tokens))
     except Exception:  # the LLM failed: the earlier turns' codes are still carried in (the answer reports the fault)
         return StandaloneQuestionBuilder.resolve(question, question, list(options.history))
-    return result[STANDALONE_NODE]["question"]
+    return result[STANDALONE_NODE]["query"]
 
 
 async def rag_events(
@@ -348,15 +354,8 @@ async def rag_events(
 
 
 def chat_inputs(messages: list[ChatMessage], options: GenerationOptions | None = None) -> dict[str, Any]:
-    """The `chat` graph's inputs for one conversation."""
-    options = options or GenerationOptions()
-    return {
-        "conversation_builder": {
-            "messages": messages,
-            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
-        },
-        LLM_NODE: _llm_inputs(options),
-    }
+    """The `chat` graph's inputs for one conversation, by name."""
+    return {"messages": messages, **generation_inputs(options or GenerationOptions())}
 
 
 async def chat_events(

@@ -70,19 +70,20 @@ class CitedAnswerBuilder:
         replies: list[ChatMessage],
         documents: list[Document],
         include_passage_text: bool | None = None,
-        starts_in_thinking: bool = False,
+        prompted_thinking: bool = False,
     ) -> dict[str, Any]:
         """
         :param replies: The LLM's replies; the first one is the answer.
         :param documents: The passages the prompt showed, in the same order.
         :param include_passage_text: Overrides the default for this request.
-        :param starts_in_thinking: The prompt opened the reasoning (`<thinking>` prefilled): the reply starts in it.
+        :param prompted_thinking: The prompt asked for `<thinking>`/`<answer>` and opened the reasoning (`<thinking>`
+            prefilled): the reply starts in it.
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
             (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
             point at no passage) and `unsupported` (the statements no passage supports).
         """
         reply = replies[0] if replies else None
-        thinking, text = split_reasoning((reply.text or "") if reply else "", starts_in_thinking)
+        thinking, text = split_reasoning((reply.text or "") if reply else "", prompted_thinking)
         if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
             thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
         answer, cited, invalid = check_citations(text, len(documents))

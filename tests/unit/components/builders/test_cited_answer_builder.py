@@ -174,7 +174,7 @@ def test_run_returns_the_reasoning_apart():
 def test_run_with_prompted_thinking_sections():
     text = "Je cherche le délai dans [1].\n</thinking>\n<answer>\nLe délai est de 3 mois [1].\n</answer>"
     result = CitedAnswerBuilder(cite_statements=False).run(
-        replies=[ChatMessage.from_assistant(text)], documents=_passages(2), starts_in_thinking=True
+        replies=[ChatMessage.from_assistant(text)], documents=_passages(2), prompted_thinking=True
     )
     assert result["thinking"] == "Je cherche le délai dans [1]."
     assert result["answer"] == "Le délai est de 3 mois [1]."
