@@ -4,7 +4,8 @@ The graph is run with `Pipeline.run_async_generator`, so the sources are known (
 is formatted, before the LLM writes its first token; the LLM's tokens arrive through its streaming callback. Both
 feed one queue, read in order by the caller. Streamed text is routed between `thinking` and `response` as it
 arrives (`ReasoningStreamParser`), and citation numbers that point at no source are dropped before they are sent
-(`CitationStreamFilter`). A failing LLM ends the stream with an `error` event after the sources.
+(`CitationStreamFilter`). An answer the graph gives without the LLM (the refusal, when no passage can answer) comes
+as one `response`. A failing LLM ends the stream with an `error` event after the sources.
 
 Event types: `context` (`{"mode", "question", "sources"}`, always first), `thinking` and `response` (text deltas),
 `answer` (the finished `Answer`), `error` (a message), `done` (always last).
@@ -27,7 +28,7 @@ from components.builders.citations import CitationStreamFilter
 from components.builders.cited_answer_builder import source_entry
 from components.builders.reasoning import ReasoningStreamParser, split_reasoning
 from components.builders.standalone_question import StandaloneQuestionBuilder
-from components.builders.statement_citer import NOT_IN_DOCUMENTS, StreamingStatementCiter
+from components.builders.statement_citer import StreamingStatementCiter
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
@@ -245,6 +246,10 @@ async def _run_streaming(
                         if name in include:
                             await queue.put(Event("answer", partial[name]))
                     else:
+                        if LLM_NODE not in seen and partial[name].get("answer"):
+                            # The graph answered without the LLM (the refusal when no passage can answer): its text
+                            # is sent whole, as the LLM's would have been streamed.
+                            await queue.put(Event("response", partial[name]["answer"]))
                         await queue.put(Event("answer", partial[name]))
         except Exception as e:  # reported to the client as an event, never as a broken stream
             await queue.put(Event("error", e))
@@ -323,10 +328,6 @@ async def rag_events(
             sent_context = True
             sources = source_summaries(event.data["documents"], with_text)
             yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
-            if "context" not in event.data:  # nothing (relevant) retrieved: the LLM is not asked (ContextFormatter)
-                yield Event("response", NOT_IN_DOCUMENTS)
-                uncited = [{**s, "cited": False} for s in sources]
-                yield Event("answer", Answer(NOT_IN_DOCUMENTS, uncited, "rag", [], "", standalone))
         elif event.type == "answer":
             out = event.data
             yield Event(

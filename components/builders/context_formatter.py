@@ -77,8 +77,8 @@ class ContextFormatter:
     `[n]` in the answer means the n-th of them.
 
     When the question cannot be answered from the passages (`answerable` false, from `AnswerabilityChecker`),
-    `context` is not sent, so the prompt and the LLM do not run and the service answers that the documents do not
-    hold the information (the passages searched are still returned as sources).
+    `context` is not sent, so the prompt and the LLM do not run and the answer builder answers that the documents do
+    not hold the information (the passages searched are still returned as sources).
     """
 
     def __init__(  # noqa: PLR0917 (plain parameters, set from YAML by name)
