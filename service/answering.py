@@ -26,7 +26,7 @@ from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from components.builders.citations import CitationStreamFilter
 from components.builders.cited_answer_builder import source_entry
-from components.builders.reasoning import ReasoningStreamParser, split_reasoning
+from components.builders.reasoning import ReasoningStreamParser
 from components.builders.standalone_question import StandaloneQuestionBuilder
 from components.builders.statement_citer import StreamingStatementCiter
 
@@ -36,7 +36,7 @@ Mode = Literal["rag", "chat"]
 # The nodes whose outputs (or failure) the service reads, in the graphs of pipelines/. Their inputs are never given
 # node by node: a graph is run with its inputs by name (`rag_inputs`, `chat_inputs`).
 RAG_SOURCES_NODE = "context_formatter"
-RAG_ANSWER_NODE = "answer_builder"
+ANSWER_NODE = "answer_builder"  # the answer, in the `rag` and `chat` graphs alike
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
 STANDALONE_NODE = "standalone_question"  # pipelines/question_rewrite: the question retrieval uses
 LLM_NODE = "llm"
@@ -205,7 +205,7 @@ class _StreamRouter:
 def _stream_citer(pipeline: Pipeline, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
     """The answer node's own citation check for a stream (the same rule as the whole answer)."""
     try:
-        builder = pipeline.get_component(RAG_ANSWER_NODE)
+        builder = pipeline.get_component(ANSWER_NODE)
     except ValueError:
         return CitationStreamFilter(len(documents))
     make = getattr(builder, "stream_citer", None)
@@ -243,8 +243,6 @@ async def _run_streaming(
                     elif name == LLM_NODE:
                         for event in router.close():  # nothing when nothing was streamed
                             await queue.put(event)
-                        if name in include:
-                            await queue.put(Event("answer", partial[name]))
                     else:
                         if LLM_NODE not in seen and partial[name].get("answer"):
                             # The graph answered without the LLM (the refusal when no passage can answer): its text
@@ -319,7 +317,7 @@ async def rag_events(
     events = _run_streaming(
         pipeline,
         rag_inputs(standalone, filters, options),
-        {RAG_ANSWER_NODE},
+        {ANSWER_NODE},
         RAG_SOURCES_NODE,
         options,
     )
@@ -366,16 +364,11 @@ async def chat_events(
     options = options or GenerationOptions()
     question = next((m.text for m in reversed(messages) if m.is_from("user")), None)
     yield Event("context", {"mode": "chat", "question": question, "sources": []})
-    events = _run_streaming(pipeline, chat_inputs(messages, options), {LLM_NODE}, None, options)
+    events = _run_streaming(pipeline, chat_inputs(messages, options), {ANSWER_NODE}, None, options)
     async for event in events:
         if event.type == "answer":
-            replies = event.data.get("replies") or []
-            reply = replies[0] if replies else None
-            prefilled = options.prompted_thinking and options.enable_thinking
-            thinking, text = split_reasoning(reply.text or "" if reply else "", prefilled)
-            if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
-                thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
-            yield Event("answer", Answer(text, [], "chat", [], thinking if options.enable_thinking else ""))
+            thinking = event.data["thinking"] if options.enable_thinking else ""
+            yield Event("answer", Answer(event.data["answer"], [], "chat", [], thinking))
         elif event.type == "error":
             if not _is_llm_failure(event.data):
                 raise event.data

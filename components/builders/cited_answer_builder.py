@@ -9,7 +9,7 @@ from haystack.dataclasses import ChatMessage
 
 from components.builders.citations import CitationStreamFilter, check_citations
 from components.builders.context_formatter import section_path
-from components.builders.reasoning import split_reasoning
+from components.builders.reasoning import split_reply
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
 from components.inline_async import runs_inline
 
@@ -95,10 +95,7 @@ class CitedAnswerBuilder:
                 "invalid_citations": [],
                 "unsupported": [],
             }
-        reply = replies[0] if replies else None
-        thinking, text = split_reasoning((reply.text or "") if reply else "", prompted_thinking)
-        if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
-            thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
+        thinking, text = split_reply(replies[0] if replies else None, prompted_thinking)
         answer, cited, invalid = check_citations(text, len(documents))
         if not self.cite_statements:
             sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, 1)]

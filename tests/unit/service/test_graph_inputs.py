@@ -69,6 +69,8 @@ def test_the_chat_graph_gets_every_required_input_by_name(graph):
     given = {**chat_inputs([ChatMessage.from_user("Bonjour")], OPTIONS), "streaming_callback": print}
     assert _missing(chat, given) == []
     assert _unused(chat, given) == []
+    reached = _reached(chat, given)
+    assert {"prompted_thinking"} <= reached["conversation_builder"] & reached["answer_builder"]
 
 
 def test_the_rewrite_graph_gets_every_required_input_by_name(graph):
