@@ -38,7 +38,8 @@ Mode = Literal["rag", "chat"]
 RAG_SOURCES_NODE = "context_formatter"
 ANSWER_NODE = "answer_builder"  # the answer, in the `rag` and `chat` graphs alike
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
-STANDALONE_NODE = "standalone_question"  # pipelines/question_rewrite: the question retrieval uses
+REWRITE_GRAPH = "question_rewrite"  # follow-ups made standalone before retrieval (no wrapper: service.pipelines)
+STANDALONE_NODE = "standalone_question"  # its node that gives the question retrieval uses
 LLM_NODE = "llm"
 
 LLM_UNAVAILABLE = "Le modèle de langage ne répond pas pour le moment"
