@@ -57,9 +57,9 @@ from tokenizers import Tokenizer  # noqa: E402
 from bench.retrieval import config_with  # noqa: E402
 from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
-from components.builders.statement_citer import split_statements, without_citations  # noqa: E402
+from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations  # noqa: E402
 from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
-from service.answering import NOT_IN_DOCUMENTS, GenerationOptions, rag_events  # noqa: E402
+from service.answering import GenerationOptions, rag_events  # noqa: E402
 from service.pipelines import bound_definition, build_pipeline  # noqa: E402
 from service.settings import Settings  # noqa: E402
 

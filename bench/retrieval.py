@@ -38,7 +38,7 @@ from haystack import Pipeline, tracing  # noqa: E402
 
 from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
 from indexing import index_paths  # noqa: E402
-from service.answering import rag_inputs  # noqa: E402
+from service.answering import retrieval_inputs  # noqa: E402
 from service.pipelines import ALLOWED_MODULES, bound_definition  # noqa: E402
 from service.settings import Settings, config_path  # noqa: E402
 from service.store_registry import share_document_stores  # noqa: E402
@@ -200,11 +200,10 @@ def run_queries(
     pipeline: Pipeline, queries: list[dict[str, Any]], nodes: list[str], timer: ComponentTimer
 ) -> tuple[dict[str, list[list[Any]]], list[dict[str, float]]]:
     """Every query through the graph: each node's documents and each query's component times."""
-    names = set(pipeline.graph.nodes)
     outputs: dict[str, list[list[Any]]] = {node: [] for node in nodes}
     times = []
     for query in queries:
-        inputs = {k: v for k, v in rag_inputs(query["text"]).items() if k in names}
+        inputs = retrieval_inputs(query["text"])
         timer.seconds.clear()
         started = time.perf_counter()
         result = pipeline.run(inputs, include_outputs_from=set(nodes))

@@ -4,7 +4,8 @@ The graph is run with `Pipeline.run_async_generator`, so the sources are known (
 is formatted, before the LLM writes its first token; the LLM's tokens arrive through its streaming callback. Both
 feed one queue, read in order by the caller. Streamed text is routed between `thinking` and `response` as it
 arrives (`ReasoningStreamParser`), and citation numbers that point at no source are dropped before they are sent
-(`CitationStreamFilter`). A failing LLM ends the stream with an `error` event after the sources.
+(`CitationStreamFilter`). An answer the graph gives without the LLM (the refusal, when no passage can answer) comes
+as one `response`. A failing LLM ends the stream with an `error` event after the sources.
 
 Event types: `context` (`{"mode", "question", "sources"}`, always first), `thinking` and `response` (text deltas),
 `answer` (the finished `Answer`), `error` (a message), `done` (always last).
@@ -25,18 +26,20 @@ from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from components.builders.citations import CitationStreamFilter
 from components.builders.cited_answer_builder import source_entry
-from components.builders.reasoning import ReasoningStreamParser, split_reasoning
+from components.builders.reasoning import ReasoningStreamParser
 from components.builders.standalone_question import StandaloneQuestionBuilder
-from components.builders.statement_citer import NOT_IN_DOCUMENTS, StreamingStatementCiter
+from components.builders.statement_citer import StreamingStatementCiter
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
 
-# Component names the service relies on in the graphs (pipelines/rag/rag.yml, pipelines/chat/chat.yml).
+# The nodes whose outputs (or failure) the service reads, in the graphs of pipelines/. Their inputs are never given
+# node by node: a graph is run with its inputs by name (`rag_inputs`, `chat_inputs`).
 RAG_SOURCES_NODE = "context_formatter"
-RAG_ANSWER_NODE = "answer_builder"
+ANSWER_NODE = "answer_builder"  # the answer, in the `rag` and `chat` graphs alike
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
-STANDALONE_NODE = "standalone_question"  # pipelines/question_rewrite: the question retrieval uses
+REWRITE_GRAPH = "question_rewrite"  # follow-ups made standalone before retrieval (no wrapper: service.pipelines)
+STANDALONE_NODE = "standalone_question"  # its node that gives the question retrieval uses
 LLM_NODE = "llm"
 
 LLM_UNAVAILABLE = "Le modèle de langage ne répond pas pour le moment"
@@ -90,41 +93,45 @@ class LLMUnavailableError(Exception):
         self.mode = mode
 
 
-def _llm_inputs(options: GenerationOptions) -> dict[str, Any]:
+def retrieval_inputs(query: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """
+    The inputs of the `rag` graph's retrieval half, by name.
+
+    Haystack gives a named input to every node with an unconnected input of that name: `query` reaches the query
+    classifier, the BM25 retriever, the rankers, the answerability check, the context formatter and the prompt
+    builder; `filters` both retrievers (which AND them with the caller's access scope themselves: access_scope).
+    """
     return {
-        "backend": options.backend,
+        "query": query,
+        # Haystack's text embedders take the text to embed as `text`; the query embedder (CachedTextEmbedder) wraps
+        # one and keeps its input, so that any Haystack text embedder can stand in for it in the YAML.
+        "text": query,
+        "filters": filters,
+    }
+
+
+def generation_inputs(options: GenerationOptions) -> dict[str, Any]:
+    """The inputs of the generation half (`rag` and `chat` graphs alike), by name."""
+    return {
+        "backend": options.backend,  # the LLM
         "generation_kwargs": dict(options.generation_kwargs),
         "enable_thinking": options.enable_thinking,
+        # The prompt builder asks for <thinking>/<answer> and opens the reasoning; the answer builder splits it.
+        "prompted_thinking": options.prompted_thinking and options.enable_thinking,
     }
 
 
 def rag_inputs(
-    question: str, filters: dict[str, Any] | None = None, options: GenerationOptions | None = None
+    query: str, filters: dict[str, Any] | None = None, options: GenerationOptions | None = None
 ) -> dict[str, Any]:
-    """The `rag` graph's inputs for one question."""
+    """The `rag` graph's inputs for one question, by name (`pipeline.run(rag_inputs(...))`)."""
     options = options or GenerationOptions()
-    # The caller's access scope is AND-ed with these by the retrievers themselves (access_scope).
     return {
-        "query_classifier": {"query": question},
-        "query_embedder": {"text": question},
-        "dense_retriever": {"filters": filters},
-        "bm25_retriever": {"query": question, "filters": filters},
-        "metadata_booster": {"query": question},
-        "numeric_prioritizer": {"query": question},
-        "ranker": {"query": question},
-        "answerability": {"query": question},
-        "context_formatter": {"question": question},
-        "prompt_builder": {
-            "question": question,
-            "prompt_type": options.prompt_type,
-            "history": list(options.history),
-            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
-        },
-        "llm": _llm_inputs(options),
-        "answer_builder": {
-            "include_passage_text": options.include_passage_text,
-            "starts_in_thinking": options.prompted_thinking and options.enable_thinking,
-        },
+        **retrieval_inputs(query, filters),
+        **generation_inputs(options),
+        "prompt_type": options.prompt_type,  # the prompt builder
+        "history": list(options.history),
+        "include_passage_text": options.include_passage_text,  # the answer builder
     }
 
 
@@ -199,7 +206,7 @@ class _StreamRouter:
 def _stream_citer(pipeline: Pipeline, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
     """The answer node's own citation check for a stream (the same rule as the whole answer)."""
     try:
-        builder = pipeline.get_component(RAG_ANSWER_NODE)
+        builder = pipeline.get_component(ANSWER_NODE)
     except ValueError:
         return CitationStreamFilter(len(documents))
     make = getattr(builder, "stream_citer", None)
@@ -221,7 +228,7 @@ async def _run_streaming(
             await queue.put(event)
 
     if options.stream_tokens:
-        data = {**data, LLM_NODE: {**data.get(LLM_NODE, {}), "streaming_callback": on_chunk}}
+        data = {**data, "streaming_callback": on_chunk}  # the LLM's
 
     async def produce() -> None:
         try:
@@ -237,9 +244,11 @@ async def _run_streaming(
                     elif name == LLM_NODE:
                         for event in router.close():  # nothing when nothing was streamed
                             await queue.put(event)
-                        if name in include:
-                            await queue.put(Event("answer", partial[name]))
                     else:
+                        if LLM_NODE not in seen and partial[name].get("answer"):
+                            # The graph answered without the LLM (the refusal when no passage can answer): its text
+                            # is sent whole, as the LLM's would have been streamed.
+                            await queue.put(Event("response", partial[name]["answer"]))
                         await queue.put(Event("answer", partial[name]))
         except Exception as e:  # reported to the client as an event, never as a broken stream
             await queue.put(Event("error", e))
@@ -257,6 +266,17 @@ async def _run_streaming(
                 await task
 
 
+def rewrite_inputs(query: str, options: GenerationOptions, max_tokens: int = 64) -> dict[str, Any]:
+    """The `question_rewrite` graph's inputs, by name: a short, greedy rewrite, never reasoned."""
+    return {
+        "query": query,
+        "history": list(options.history),
+        "backend": options.backend,
+        "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
+        "enable_thinking": False,
+    }
+
+
 async def standalone_question(
     rewriter: Pipeline | None, question: str, options: GenerationOptions, max_tokens: int = 64
 ) -> str:
@@ -268,21 +288,11 @@ async def standalone_question(
     """
     if rewriter is None or not options.history:
         return question
-    asked = {"question": question, "history": list(options.history)}
-    data = {  # by node: Haystack does not mix inputs by name with inputs by node in one run
-        "prompt_builder": asked,
-        STANDALONE_NODE: asked,
-        "llm": {
-            "backend": options.backend,
-            "generation_kwargs": {"max_tokens": max_tokens, "temperature": 0.0},
-            "enable_thinking": False,
-        },
-    }
     try:
-        result = await rewriter.run_async(data)
+        result = await rewriter.run_async(rewrite_inputs(question, options, max_tokens))
     except Exception:  # the LLM failed: the earlier turns' codes are still carried in (the answer reports the fault)
         return StandaloneQuestionBuilder.resolve(question, question, list(options.history))
-    return result[STANDALONE_NODE]["question"]
+    return result[STANDALONE_NODE]["query"]
 
 
 async def rag_events(
@@ -308,7 +318,7 @@ async def rag_events(
     events = _run_streaming(
         pipeline,
         rag_inputs(standalone, filters, options),
-        {RAG_ANSWER_NODE},
+        {ANSWER_NODE},
         RAG_SOURCES_NODE,
         options,
     )
@@ -317,10 +327,6 @@ async def rag_events(
             sent_context = True
             sources = source_summaries(event.data["documents"], with_text)
             yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
-            if "context" not in event.data:  # nothing (relevant) retrieved: the LLM is not asked (ContextFormatter)
-                yield Event("response", NOT_IN_DOCUMENTS)
-                uncited = [{**s, "cited": False} for s in sources]
-                yield Event("answer", Answer(NOT_IN_DOCUMENTS, uncited, "rag", [], "", standalone))
         elif event.type == "answer":
             out = event.data
             yield Event(
@@ -348,15 +354,8 @@ async def rag_events(
 
 
 def chat_inputs(messages: list[ChatMessage], options: GenerationOptions | None = None) -> dict[str, Any]:
-    """The `chat` graph's inputs for one conversation."""
-    options = options or GenerationOptions()
-    return {
-        "conversation_builder": {
-            "messages": messages,
-            "prompted_thinking": options.prompted_thinking and options.enable_thinking,
-        },
-        LLM_NODE: _llm_inputs(options),
-    }
+    """The `chat` graph's inputs for one conversation, by name."""
+    return {"messages": messages, **generation_inputs(options or GenerationOptions())}
 
 
 async def chat_events(
@@ -366,16 +365,11 @@ async def chat_events(
     options = options or GenerationOptions()
     question = next((m.text for m in reversed(messages) if m.is_from("user")), None)
     yield Event("context", {"mode": "chat", "question": question, "sources": []})
-    events = _run_streaming(pipeline, chat_inputs(messages, options), {LLM_NODE}, None, options)
+    events = _run_streaming(pipeline, chat_inputs(messages, options), {ANSWER_NODE}, None, options)
     async for event in events:
         if event.type == "answer":
-            replies = event.data.get("replies") or []
-            reply = replies[0] if replies else None
-            prefilled = options.prompted_thinking and options.enable_thinking
-            thinking, text = split_reasoning(reply.text or "" if reply else "", prefilled)
-            if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
-                thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
-            yield Event("answer", Answer(text, [], "chat", [], thinking if options.enable_thinking else ""))
+            thinking = event.data["thinking"] if options.enable_thinking else ""
+            yield Event("answer", Answer(event.data["answer"], [], "chat", [], thinking))
         elif event.type == "error":
             if not _is_llm_failure(event.data):
                 raise event.data

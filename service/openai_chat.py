@@ -32,6 +32,7 @@ from haystack.dataclasses import ChatMessage, ReasoningContent, StreamingChunk
 from service import answering
 from service.answering import (
     RAG_PROMPT_NODE,
+    REWRITE_GRAPH,
     Answer,
     Event,
     GenerationOptions,
@@ -49,6 +50,7 @@ from service.gateway.validation import (
     read_flag,
 )
 from service.gateway.validation import wants_rag as _wants_rag
+from service.pipelines import service_pipeline
 from service.settings import Settings
 
 MODE_HEADER = "x-rag-mode"
@@ -216,7 +218,7 @@ def generation_options(
 
 @dataclass
 class Graphs:
-    """The built graphs a request may run (held by the `rag` wrapper Hayhooks deployed)."""
+    """The built graphs a request may run: each deployed wrapper's own, and the rewriter the service built."""
 
     rag: Pipeline | None
     chat: Pipeline | None
@@ -225,13 +227,11 @@ class Graphs:
 
 def deployed_graphs(app: FastAPI) -> Graphs:
     registry = getattr(app.state, "pipeline_registry", None)
-    rag = registry.get("rag") if registry is not None else None
-    chat = registry.get("chat") if registry is not None else None
-    return Graphs(
-        rag=getattr(rag, "pipeline", None),
-        chat=getattr(rag, "chat_pipeline", None) or getattr(chat, "pipeline", None),
-        rewriter=getattr(rag, "rewrite_pipeline", None),
-    )
+
+    def graph_of(name: str) -> Pipeline | None:  # the graph a Hayhooks wrapper built in its setup()
+        return getattr(registry.get(name), "pipeline", None) if registry is not None else None
+
+    return Graphs(rag=graph_of("rag"), chat=graph_of("chat"), rewriter=service_pipeline(REWRITE_GRAPH))
 
 
 def check_prompt_type(rag: Pipeline, prompt_type: str | None) -> None:

@@ -198,6 +198,25 @@ def build_pipeline(name: str, settings: Settings) -> Pipeline:
     return share_document_stores(pipeline)  # one store instance per store in a process
 
 
+# Graphs the service's own routes run that no Hayhooks wrapper serves, built and warmed up at start-up, by name. A
+# wrapper builds its own graph in `setup()` (Hayhooks requires a wrapper to serve a route: a graph that must have
+# none, like `question_rewrite`, a step of RAG answers, is kept here instead).
+_SERVICE_PIPELINES: dict[str, Pipeline] = {}
+
+
+def warm_up_service_pipeline(name: str, settings: Settings) -> Pipeline:
+    """Build `pipelines/<name>/<name>.yml`, warm it up and keep it for the service's routes (`service_pipeline`)."""
+    pipeline = build_pipeline(name, settings)
+    pipeline.warm_up()
+    _SERVICE_PIPELINES[name] = pipeline
+    return pipeline
+
+
+def service_pipeline(name: str) -> Pipeline | None:
+    """The graph `name` built by `warm_up_service_pipeline`, if it was."""
+    return _SERVICE_PIPELINES.get(name)
+
+
 def explain_build_error(error: Exception) -> str:
     """Reword Haystack's deserialisation errors for the person editing the YAML."""
     text = str(error)

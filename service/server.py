@@ -20,9 +20,10 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Response
 
+from service.answering import REWRITE_GRAPH
 from service.draw import DrawingError, dot_source, mermaid_text, render
 from service.pipeline_copies import skip_copying_immutables
-from service.pipelines import PipelineDefinitionError, build_pipeline, list_pipeline_names
+from service.pipelines import PipelineDefinitionError, build_pipeline, list_pipeline_names, warm_up_service_pipeline
 from service.settings import Settings, load_settings
 
 # How often (seconds) the interpreter hands the GIL from a busy thread to another. The graphs' Python work (Qdrant
@@ -116,6 +117,8 @@ def create_service_app() -> FastAPI:
                 f"server.pipelines names '{name}', but {folder}/pipeline_wrapper.py is missing"
             )
         deploy_files_pipeline(app, Path(folder))
+    if "rag" in settings.server.pipelines and settings.generation.history.rewrite_questions:
+        warm_up_service_pipeline(REWRITE_GRAPH, settings)  # a step of RAG answers, with no route of its own
     run_graph_threads_below_the_event_loop(app, settings.server.graph_thread_nice)
     freeze_the_startup_heap(app)
     return app

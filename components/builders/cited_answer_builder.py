@@ -9,8 +9,8 @@ from haystack.dataclasses import ChatMessage
 
 from components.builders.citations import CitationStreamFilter, check_citations
 from components.builders.context_formatter import section_path
-from components.builders.reasoning import split_reasoning
-from components.builders.statement_citer import StatementCiter, StreamingStatementCiter
+from components.builders.reasoning import split_reply
+from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
 from components.inline_async import runs_inline
 
 SOURCE_META_FIELDS = ("title", "source", "page", "theme", "document_type", "publish_date", "code_affaire", "client")
@@ -31,6 +31,9 @@ class CitedAnswerBuilder:
     and by which statements (their 0-based positions). Reasoning, whether the generator returned it apart (vLLM's
     reasoning field) or the model wrote it in its text (`<think>`, `<thinking>`), is returned as `thinking` and
     never as part of the answer.
+
+    When the LLM was not asked (no `replies`: the context formatter found no passage, or none that can answer), the
+    answer is the refusal `NOT_IN_DOCUMENTS`, with the passages searched as uncited sources.
     """
 
     def __init__(
@@ -72,26 +75,33 @@ class CitedAnswerBuilder:
     )
     def run(
         self,
-        replies: list[ChatMessage],
         documents: list[Document],
+        replies: list[ChatMessage] | None = None,
         include_passage_text: bool | None = None,
-        starts_in_thinking: bool = False,
+        prompted_thinking: bool = False,
     ) -> dict[str, Any]:
         """
-        :param replies: The LLM's replies; the first one is the answer.
         :param documents: The passages the prompt showed, in the same order.
+        :param replies: The LLM's replies; the first one is the answer. None: the LLM was not asked (no context).
         :param include_passage_text: Overrides the default for this request.
-        :param starts_in_thinking: The prompt opened the reasoning (`<thinking>` prefilled): the reply starts in it.
+        :param prompted_thinking: The prompt asked for `<thinking>`/`<answer>` and opened the reasoning (`<thinking>`
+            prefilled): the reply starts in it.
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
             (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
             point at no passage) and `unsupported` (the statements no passage supports).
         """
-        reply = replies[0] if replies else None
-        thinking, text = split_reasoning((reply.text or "") if reply else "", starts_in_thinking)
-        if reply is not None and reply.reasoning is not None and reply.reasoning.reasoning_text:
-            thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
-        answer, cited, invalid = check_citations(text, len(documents))
         with_text = self.include_passage_text if include_passage_text is None else include_passage_text
+        if replies is None:
+            sources = [source_entry(i, doc, cited=False, with_text=with_text) for i, doc in enumerate(documents, 1)]
+            return {
+                "answer": NOT_IN_DOCUMENTS,
+                "thinking": "",
+                "sources": sources,
+                "invalid_citations": [],
+                "unsupported": [],
+            }
+        thinking, text = split_reply(replies[0] if replies else None, prompted_thinking)
+        answer, cited, invalid = check_citations(text, len(documents))
         if not self.cite_statements:
             sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, 1)]
             return {

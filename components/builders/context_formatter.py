@@ -77,8 +77,8 @@ class ContextFormatter:
     `[n]` in the answer means the n-th of them.
 
     When the question cannot be answered from the passages (`answerable` false, from `AnswerabilityChecker`),
-    `context` is not sent, so the prompt and the LLM do not run and the service answers that the documents do not
-    hold the information (the passages searched are still returned as sources).
+    `context` is not sent, so the prompt and the LLM do not run and the answer builder answers that the documents do
+    not hold the information (the passages searched are still returned as sources).
     """
 
     def __init__(  # noqa: PLR0917 (plain parameters, set from YAML by name)
@@ -135,13 +135,13 @@ class ContextFormatter:
         self,
         documents: list[Document],
         answerable: bool = True,
-        question: str | None = None,
+        query: str | None = None,
         query_class: str | None = None,
     ) -> dict[str, Any]:
         """
         :param documents: The ranked passages, best first.
         :param answerable: Whether the passages can answer the question (`AnswerabilityChecker`).
-        :param question: The question, for the key lines.
+        :param query: The question, for the key lines.
         :param query_class: The question's class, for `key_lines_only`.
         :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
@@ -166,7 +166,7 @@ class ContextFormatter:
         if not kept or not answerable:
             return {"documents": kept}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
-        key = self.key_passages(question, kept) if question and self.key_lines else ""
+        key = self.key_passages(query, kept) if query and self.key_lines else ""
         if key and query_class in self.key_lines_only:
             return {"documents": kept, "context": key}
         if not key:

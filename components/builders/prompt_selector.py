@@ -96,7 +96,7 @@ class PromptSelector:
     @component.output_types(prompt=list[ChatMessage], prompt_name=str)
     def run(
         self,
-        question: str,
+        query: str,
         context: str,
         *,
         query_class: str = "autre",
@@ -105,7 +105,7 @@ class PromptSelector:
         prompted_thinking: bool = False,
     ) -> dict[str, Any]:
         """
-        :param question: The (standalone) question.
+        :param query: The (standalone) question (the templates' `question`).
         :param context: The numbered passages (`ContextFormatter`).
         :param query_class: The retrieval graph's class of the question.
         :param prompt_type: An explicit template name (`summary`, `comparison`...), winning over the class.
@@ -114,7 +114,7 @@ class PromptSelector:
         :returns: `prompt`, the messages for the LLM, and `prompt_name`, the template used.
         """
         name = self.template_name(query_class, prompt_type)
-        messages = self._builders[name].run(question=question, context=context)["prompt"]
+        messages = self._builders[name].run(question=query, context=context)["prompt"]
         if prompted_thinking and self.thinking_instruction:
             messages = self._with_thinking_instruction(messages)
         turns = trim_history(list(history or []), self.max_history_tokens, self._budget)

@@ -8,7 +8,10 @@ native reasoning, as `<thinking>…</thinking>` then `<answer>…</answer>`. The
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from haystack.dataclasses import ChatMessage
 
 Part = Literal["thinking", "answer"]
 
@@ -106,4 +109,17 @@ def split_reasoning(text: str, starts_in_thinking: bool = False) -> tuple[str, s
     thinking, answer = parts["thinking"].strip(), parts["answer"].strip()
     if prefilled and not answer:
         answer = thinking  # the model never left the reasoning it was started in: its text is all it answered
+    return thinking, answer
+
+
+def split_reply(reply: ChatMessage | None, starts_in_thinking: bool = False) -> tuple[str, str]:
+    """
+    A finished LLM reply as (thinking, answer): the reasoning the generator returned apart (vLLM's reasoning
+    field) first, then any the model wrote in its text (`split_reasoning`).
+    """
+    if reply is None:
+        return "", ""
+    thinking, answer = split_reasoning(reply.text or "", starts_in_thinking)
+    if reply.reasoning is not None and reply.reasoning.reasoning_text:
+        thinking = "\n".join(t for t in (reply.reasoning.reasoning_text.strip(), thinking) if t)
     return thinking, answer

@@ -68,18 +68,16 @@ class StandaloneQuestionBuilder:
     - a reply that is empty, too long, or not a question falls back to the follow-up itself (then the same check).
     """
 
-    @component.output_types(question=str)
-    def run(
-        self, question: str, history: list[ChatMessage], replies: list[ChatMessage] | None = None
-    ) -> dict[str, Any]:
+    @component.output_types(query=str)
+    def run(self, query: str, history: list[ChatMessage], replies: list[ChatMessage] | None = None) -> dict[str, Any]:
         """
-        :param question: The follow-up, as the user wrote it.
+        :param query: The follow-up, as the user wrote it.
         :param history: The earlier turns, oldest first.
         :param replies: The rewriter LLM's replies (none when it failed or was not asked).
-        :returns: `question`, the standalone question.
+        :returns: `query`, the standalone question.
         """
-        rewritten = parse_rewrite(replies[0].text or "" if replies else "", question)
-        return {"question": self.resolve(question, rewritten, history)}
+        rewritten = parse_rewrite(replies[0].text or "" if replies else "", query)
+        return {"query": self.resolve(query, rewritten, history)}
 
     @staticmethod
     def resolve(question: str, rewritten: str, history: list[ChatMessage]) -> str:

@@ -1,7 +1,8 @@
 """Hayhooks deployment of the `rag` graph: `POST /rag/run`.
 
 OpenAI chat completions (`/v1/chat/completions`, models `rag`, `chat` and each LLM backend) and `/askai` are served
-by the service's own routes (service/openai_chat.py, service/askai.py), which run the graphs built here.
+by the service's own routes (service/openai_chat.py, service/askai.py), which run the graph built here (and the
+`chat` wrapper's, and the `question_rewrite` graph the service builds itself: service/server.py).
 """
 
 from typing import Any
@@ -15,13 +16,8 @@ from service.settings import load_settings
 
 class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
-        settings = load_settings()
-        self.pipeline = build_pipeline("rag", settings)
+        self.pipeline = build_pipeline("rag", load_settings())
         self.pipeline.warm_up()
-        self.chat_pipeline = build_pipeline("chat", settings)  # for requests that turn RAG off
-        self.chat_pipeline.warm_up()
-        self.rewrite_pipeline = build_pipeline("question_rewrite", settings)  # follow-ups made standalone
-        self.rewrite_pipeline.warm_up()
 
     async def run_api_async(self, query: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         """

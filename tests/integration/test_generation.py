@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openai import NotFoundError, OpenAI
 
-from service.answering import NOT_IN_DOCUMENTS
+from components.builders.statement_citer import NOT_IN_DOCUMENTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,9 +7,9 @@ from haystack import Document, Pipeline, component
 from haystack.core.errors import PipelineRuntimeError
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
+from components.builders.statement_citer import NOT_IN_DOCUMENTS
 from service.answering import (
     LLM_UNAVAILABLE,
-    NOT_IN_DOCUMENTS,
     Answer,
     Event,
     GenerationOptions,
@@ -165,11 +165,10 @@ async def _all(events) -> list[Event]:
     return [event async for event in events]
 
 
-def test_rag_inputs_name_nodes_of_the_rag_graph(settings):
+def test_rag_inputs_are_named_not_by_node(settings):
     inputs = rag_inputs(QUESTION, FILTERS)
-    assert set(inputs) <= set(bound_definition("rag", settings)["components"])
-    assert inputs["ranker"] == {"query": QUESTION}
-    assert inputs["bm25_retriever"] == {"query": QUESTION, "filters": FILTERS}
+    assert not set(inputs) & set(bound_definition("rag", settings)["components"])
+    assert (inputs["query"], inputs["filters"]) == (QUESTION, FILTERS)
 
 
 def test_source_summaries_are_numbered_like_the_prompt():
@@ -414,6 +413,13 @@ async def test_no_relevant_passage_answers_not_in_documents_without_the_llm(rag)
     assert [e.type for e in events] == ["context", "response", "answer", "done"]
     assert events[0].data["sources"] == []
     assert events[2].data.answer == NOT_IN_DOCUMENTS
+    assert llm.prompts == []
+
+
+def test_the_refusal_is_the_graph_s_own_answer(rag):
+    llm = FakeChatGenerator("Inventé [1].")
+    result = rag(llm, FakeRanker([])).run(rag_inputs(QUESTION, FILTERS))
+    assert result["answer_builder"]["answer"] == NOT_IN_DOCUMENTS
     assert llm.prompts == []
 
 

@@ -8,8 +8,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from haystack import Pipeline
 
+import service.pipelines
 from service.askai import add_askai_routes, combined_filters
-from service.openai_chat import MODE_HEADER, add_openai_routes
+from service.openai_chat import MODE_HEADER, add_openai_routes, deployed_graphs
 from service.pipelines import ALLOWED_MODULES, bound_definition
 from tests.unit.service.test_answering import (
     PASSAGES,
@@ -33,6 +34,11 @@ class Registry:
         return self.wrappers.get(name)
 
 
+def wrappers(rag: Pipeline, chat: Pipeline) -> Registry:
+    """Hayhooks' registry of the deployed `rag` and `chat` wrappers, each holding its own graph."""
+    return Registry({"rag": SimpleNamespace(pipeline=rag), "chat": SimpleNamespace(pipeline=chat)})
+
+
 @pytest.fixture
 def make_client(settings):
     def make(llm=None, chat_llm=None) -> TestClient:
@@ -51,12 +57,23 @@ def make_client(settings):
         app = FastAPI()
         add_openai_routes(app, settings)
         add_askai_routes(app, settings)
-        app.state.pipeline_registry = Registry(
-            {"rag": SimpleNamespace(pipeline=rag, chat_pipeline=chat, rewrite_pipeline=None)}
-        )
+        app.state.pipeline_registry = wrappers(rag, chat)
         return TestClient(app)
 
     return make
+
+
+def test_each_wrapper_gives_its_own_graph_and_the_service_its_rewriter(monkeypatch):
+    rag, chat, rewriter = Pipeline(), Pipeline(), Pipeline()
+    monkeypatch.setattr(service.pipelines, "_SERVICE_PIPELINES", {"question_rewrite": rewriter})
+    app = FastAPI()
+    app.state.pipeline_registry = wrappers(rag, chat)
+    graphs = deployed_graphs(app)
+    assert graphs.rag is rag
+    assert graphs.chat is chat
+    assert graphs.rewriter is rewriter
+    app.state.pipeline_registry = Registry({"rag": SimpleNamespace(pipeline=rag)})  # `chat` not deployed
+    assert deployed_graphs(app).chat is None
 
 
 def _ask(question: str = "Quel est le délai du lot 2 ?", **body) -> dict:

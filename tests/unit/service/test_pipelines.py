@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from haystack import Pipeline
 
+import service.pipelines
 from service.pipelines import (
     ELASTICSEARCH_BM25_RETRIEVER,
     ELASTICSEARCH_STORE,
@@ -21,6 +22,8 @@ from service.pipelines import (
     pipeline_yaml_path,
     read_definition,
     resolve_references,
+    service_pipeline,
+    warm_up_service_pipeline,
 )
 from service.settings import load_settings
 
@@ -203,6 +206,14 @@ def test_build_pipeline(settings, name):
     assert set(pipeline.graph.nodes) == set(raw["components"])
     assert len(pipeline.graph.edges) == len(raw["connections"])
     assert not Path(settings.stores.data_dir).exists()  # building opens no store
+
+
+def test_a_service_pipeline_is_built_warmed_up_and_kept_by_name(settings, monkeypatch):
+    monkeypatch.setattr(service.pipelines, "_SERVICE_PIPELINES", {})
+    assert service_pipeline("question_rewrite") is None
+    rewriter = warm_up_service_pipeline("question_rewrite", settings)
+    assert service_pipeline("question_rewrite") is rewriter
+    assert set(rewriter.graph.nodes) == {"prompt_builder", "llm", "standalone_question"}
 
 
 def test_build_pipeline_embedded_uses_the_local_bm25_store(settings):

@@ -6,6 +6,7 @@ from haystack.core.serialization import component_from_dict, component_to_dict
 from haystack.dataclasses import ChatMessage
 
 from components.builders import CitedAnswerBuilder
+from components.builders.statement_citer import NOT_IN_DOCUMENTS
 
 pytestmark = pytest.mark.unit
 
@@ -175,7 +176,7 @@ def test_run_returns_the_reasoning_apart():
 def test_run_with_prompted_thinking_sections():
     text = "Je cherche le délai dans [1].\n</thinking>\n<answer>\nLe délai est de 3 mois [1].\n</answer>"
     result = CitedAnswerBuilder(cite_statements=False).run(
-        replies=[ChatMessage.from_assistant(text)], documents=_passages(2), starts_in_thinking=True
+        replies=[ChatMessage.from_assistant(text)], documents=_passages(2), prompted_thinking=True
     )
     assert result["thinking"] == "Je cherche le délai dans [1]."
     assert result["answer"] == "Le délai est de 3 mois [1]."
@@ -362,3 +363,12 @@ def test_a_table_row_is_one_statement_cited_in_its_last_cell():
     assert lines[2] == "| 2 | Rabotage ép. 4 cm, évacuation des fraisats | 112 125,00 [1] |"
     assert lines[3] == "| | Total HT | 631 592,50 [1] |"
     assert all(line.startswith("|") and line.endswith("|") for line in lines)  # still a Markdown table
+
+
+def test_run_without_replies_is_the_refusal_with_the_passages_uncited():
+    result = CitedAnswerBuilder(include_passage_text=False).run(documents=_passages(2))
+    assert result["answer"] == NOT_IN_DOCUMENTS
+    assert (result["thinking"], result["invalid_citations"], result["unsupported"]) == ("", [], [])
+    assert [(s["number"], s["cited"]) for s in result["sources"]] == [(1, False), (2, False)]
+    assert "text" not in result["sources"][0]
+    assert "text" in CitedAnswerBuilder().run(documents=_passages(1), include_passage_text=True)["sources"][0]

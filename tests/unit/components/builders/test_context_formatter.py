@@ -121,14 +121,14 @@ def test_key_lines_put_the_rows_that_hold_the_question_first_under_their_header(
         "| 7 | BB 0/10 ép. 5 cm, couche de roulement | 15,20 |"
     )
     doc = _doc("devis.md", table, title="Devis D2025-087")
-    out = ContextFormatter(key_lines=1).run(documents=[doc], question="Quel prix pour la couche de roulement ?")
+    out = ContextFormatter(key_lines=1).run(documents=[doc], query="Quel prix pour la couche de roulement ?")
     key, _, blocks = out["context"].partition("\n\n")
     assert key == (
         "Passages clés :\n[1] | N° | Désignation | PU HT (€) |\n"
         "    | 7 | BB 0/10 ép. 5 cm, couche de roulement | 15,20 |"
     )
     assert blocks.startswith("[1] Devis D2025-087\n| N° |")
-    assert "Passages clés" not in ContextFormatter().run(documents=[doc], question="couche de roulement")["context"]
+    assert "Passages clés" not in ContextFormatter().run(documents=[doc], query="couche de roulement")["context"]
 
 
 def test_key_lines_alone_for_the_classes_that_ask_for_it():
@@ -136,9 +136,9 @@ def test_key_lines_alone_for_the_classes_that_ask_for_it():
     doc = _doc("devis.md", table, title="Devis D2025-087")
     formatter = ContextFormatter(key_lines=2, key_lines_only=["question_chiffree"])
     question = "Quel est le montant TTC du devis ?"
-    alone = formatter.run(documents=[doc], question=question, query_class="question_chiffree")["context"]
+    alone = formatter.run(documents=[doc], query=question, query_class="question_chiffree")["context"]
     assert alone == "Passages clés :\n[1] | Désignation | Montant HT (€) |\n    | Total TTC | 46 722,00 |"
-    whole = formatter.run(documents=[doc], question=question, query_class="autre")["context"]
+    whole = formatter.run(documents=[doc], query=question, query_class="autre")["context"]
     assert whole.startswith("Passages clés :")
     assert "[1] Devis D2025-087" in whole
 
@@ -150,7 +150,7 @@ def test_a_key_table_row_can_be_shown_as_column_value_pairs():
     )
     doc = _doc("devis.md", table, title="Devis D2025-087")
     formatter = ContextFormatter(key_lines=1, key_rows_as_fields=True)
-    key, _, blocks = formatter.run(documents=[doc], question="Quel prix pour la couche de roulement ?")[
+    key, _, blocks = formatter.run(documents=[doc], query="Quel prix pour la couche de roulement ?")[
         "context"
     ].partition("\n\n")
     row = "N° : 7 ; Désignation : BB 0/10 ép. 5 cm, couche de roulement ; PU HT (€) : 15,20"

@@ -35,20 +35,18 @@ def selector() -> PromptSelector:
     ],
 )
 def test_the_class_or_the_explicit_type_picks_the_template(selector, query_class, prompt_type, expected):
-    out = selector.run(question="Q ?", context="[1] x", query_class=query_class, prompt_type=prompt_type)
+    out = selector.run(query="Q ?", context="[1] x", query_class=query_class, prompt_type=prompt_type)
     assert out["prompt_name"] == expected
 
 
 def test_unknown_prompt_type_is_refused(selector):
     with pytest.raises(ValueError, match="unknown prompt_type"):
-        selector.run(question="Q ?", context="", prompt_type="poème")
+        selector.run(query="Q ?", context="", prompt_type="poème")
 
 
 @pytest.mark.parametrize("name", PROMPTS)
 def test_every_prompt_is_french_cites_and_refuses(selector, name):
-    system, user = selector.run(question="Quel délai ?", context="[1] Titre : T\nTrois mois.", prompt_type=name)[
-        "prompt"
-    ]
+    system, user = selector.run(query="Quel délai ?", context="[1] Titre : T\nTrois mois.", prompt_type=name)["prompt"]
     assert system.is_from("system")
     assert REFUSAL in system.text
     assert "extraits numérotés" in system.text
@@ -63,12 +61,12 @@ def test_history_goes_before_the_question_trimmed_to_the_budget(selector):
         ChatMessage.from_assistant("ancienne"),
         ChatMessage.from_user("récente"),
     ]
-    prompt = selector.run(question="Q ?", context="c", history=history)["prompt"]
+    prompt = selector.run(query="Q ?", context="c", history=history)["prompt"]
     assert [m.text for m in prompt[1:-1]] == ["ancienne", "récente"]
 
 
 def test_prompted_thinking(selector):
-    prompt = selector.run(question="Q ?", context="c", prompted_thinking=True)["prompt"]
+    prompt = selector.run(query="Q ?", context="c", prompted_thinking=True)["prompt"]
     assert "<thinking>" in prompt[0].text
     assert prompt[-1].is_from("assistant")
     assert prompt[-1].text == "<thinking>\n"
@@ -100,8 +98,8 @@ def test_each_template_is_compiled_once_and_renders_each_question(selector, monk
         return compile_template(env, *args, **kwargs)
 
     monkeypatch.setattr(SandboxedEnvironment, "compile", counting_compile)
-    first = selector.run(question="Quel est le délai du chantier A2458 ?", context="[1] trois semaines")["prompt"]
-    second = selector.run(question="Quel client pour la RD 912 ?", context="[1] le département")["prompt"]
+    first = selector.run(query="Quel est le délai du chantier A2458 ?", context="[1] trois semaines")["prompt"]
+    second = selector.run(query="Quel client pour la RD 912 ?", context="[1] le département")["prompt"]
     assert len(compiled) == 1
     assert "A2458" in first[-1].text
     assert "trois semaines" in first[-1].text

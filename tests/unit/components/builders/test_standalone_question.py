@@ -13,7 +13,7 @@ A2458 = [
 
 def _run(question, history, reply=None):
     replies = [ChatMessage.from_assistant(reply)] if reply is not None else None
-    return StandaloneQuestionBuilder().run(question=question, history=history, replies=replies)["question"]
+    return StandaloneQuestionBuilder().run(query=question, history=history, replies=replies)["query"]
 
 
 def test_codes_are_found_whole():
