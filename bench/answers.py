@@ -544,6 +544,10 @@ async def run(args: argparse.Namespace) -> None:
                         "standalone": result.standalone,
                         "answer": result.answer,
                         "reference": case.answers[0],
+                        "references": case.answers,
+                        "expected_source": case.expected_source,
+                        "must_name": case.must_name,
+                        "answer_tokens": result.answer_tokens,
                         "key_facts": case.key_facts,
                         "answerable": case.answerable,
                         "right": result.right,
@@ -570,6 +574,23 @@ async def run(args: argparse.Namespace) -> None:
     print_table(args.suites, columns)
 
 
+def table_from(path: Path) -> None:
+    """The table of a recorded run (`--out`), for instance one stopped before its end."""
+    columns: dict[str, dict[str, list[Result]]] = {}
+    for row in json.loads(path.read_text(encoding="utf-8")):
+        case = Case(
+            row["suite"], row["question"], row.get("references") or [row["reference"]], row["key_facts"],
+            row.get("expected_source"), row["answerable"], must_name=row.get("must_name") or [],
+        )
+        result = Result(
+            case, row["answer"], row["standalone"], row["sources"], row.get("unsupported") or [], row["error"],
+            row["ttft"], row["ttlt"], row.get("answer_tokens", 0),
+        )
+        columns.setdefault(row["variant"], {}).setdefault(row["suite"], []).append(result)
+    suites = [s for s in SUITES if any(s in c for c in columns.values())]
+    print_table(suites, columns)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES))
@@ -583,7 +604,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="the first N questions of each suite only")
     parser.add_argument("--data-root", type=Path, default=Path("/dev/shm"))  # noqa: S108 (a benchmark scratch dir)
     parser.add_argument("--out", help="write every answer as JSON here")
+    parser.add_argument("--table-from", type=Path, metavar="FILE", help="print the table of a recorded --out file")
     args = parser.parse_args()
+    if args.table_from:
+        table_from(args.table_from)
+        return
     asyncio.run(run(args))
 
 

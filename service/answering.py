@@ -203,14 +203,16 @@ class _StreamRouter:
         return events
 
 
-def _stream_citer(pipeline: Pipeline, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
+def _stream_citer(
+    pipeline: Pipeline, documents: list[Document], query: str | None, key_lines: list[dict[str, Any]] | None
+) -> CitationStreamFilter | StreamingStatementCiter:
     """The answer node's own citation check for a stream (the same rule as the whole answer)."""
     try:
         builder = pipeline.get_component(ANSWER_NODE)
     except ValueError:
         return CitationStreamFilter(len(documents))
     make = getattr(builder, "stream_citer", None)
-    return make(documents) if callable(make) else CitationStreamFilter(len(documents))
+    return make(documents, query, key_lines) if callable(make) else CitationStreamFilter(len(documents))
 
 
 async def _run_streaming(
@@ -239,7 +241,8 @@ async def _run_streaming(
                     seen.add(name)
                     if name == sources_node:
                         documents = partial[name]["documents"]
-                        router.citations = _stream_citer(pipeline, documents)
+                        key_lines = partial[name].get("key_lines")
+                        router.citations = _stream_citer(pipeline, documents, data.get("query"), key_lines)
                         await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
                         for event in router.close():  # nothing when nothing was streamed

@@ -8,6 +8,7 @@ from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 
 from components.builders.citations import CitationStreamFilter, check_citations
+from components.builders.closest_extract import closest_extract
 from components.builders.context_formatter import section_path
 from components.builders.reasoning import split_reply
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
@@ -64,11 +65,15 @@ class CitedAnswerBuilder:
         self.min_relative_support = min_relative_support
         self.citer = StatementCiter(min_overlap, min_overlap_with_figures, max_citations, min_relative_support)
 
-    def stream_citer(self, documents: list[Document]) -> CitationStreamFilter | StreamingStatementCiter:
-        """What checks the citations of the answer as it streams, by the same rule as `run`."""
+    def stream_citer(
+        self, documents: list[Document], query: str | None = None, key_lines: list[dict[str, Any]] | None = None
+    ) -> CitationStreamFilter | StreamingStatementCiter:
+        """What checks the citations of the answer as it streams, by the same rule as `run` (extract included)."""
         if not self.cite_statements:
             return CitationStreamFilter(len(documents))
-        return StreamingStatementCiter(self.citer, passage_texts(documents))
+        return StreamingStatementCiter(
+            self.citer, passage_texts(documents), lambda answer: closest_extract(answer, query, key_lines)
+        )
 
     @component.output_types(
         answer=str, thinking=str, sources=list[dict[str, Any]], invalid_citations=list[int], unsupported=list[str]
@@ -79,6 +84,9 @@ class CitedAnswerBuilder:
         replies: list[ChatMessage] | None = None,
         include_passage_text: bool | None = None,
         prompted_thinking: bool = False,
+        *,
+        query: str | None = None,
+        key_lines: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """
         :param documents: The passages the prompt showed, in the same order.
@@ -86,6 +94,8 @@ class CitedAnswerBuilder:
         :param include_passage_text: Overrides the default for this request.
         :param prompted_thinking: The prompt asked for `<thinking>`/`<answer>` and opened the reasoning (`<thinking>`
             prefilled): the reply starts in it.
+        :param query: The question; with `key_lines` (the context formatter's, best first), an answer that only
+            restates the question ends with the best key line, cited (`closest_extract`; with `cite_statements` on).
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
             (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
             point at no passage) and `unsupported` (the statements no passage supports).
@@ -109,17 +119,22 @@ class CitedAnswerBuilder:
                 "unsupported": [],
             }
         statements = self.citer.cite_answer(answer.strip(), passage_texts(documents))
+        cited_answer = "".join(st.text for st in statements).strip()
+        extract = closest_extract(cited_answer, query, key_lines)
+        extract_from = key_lines[0]["number"] if extract and key_lines else None
         sources = []
         for i, doc in enumerate(documents, start=1):
             citing = [k for k, st in enumerate(statements) if i in st.cited]
-            entry = source_entry(i, doc, bool(citing), with_text=with_text)
+            entry = source_entry(i, doc, bool(citing) or i == extract_from, with_text=with_text)
             if citing:
                 by_model = any(i in statements[k].by_model for k in citing)
                 entry["cited_by"] = "by_model" if by_model else "attributed"
                 entry["statements"] = citing
+            elif i == extract_from:
+                entry["cited_by"] = "extract"
             sources.append(entry)
         return {
-            "answer": "".join(st.text for st in statements).strip(),
+            "answer": cited_answer + extract,
             "thinking": thinking,
             "sources": sources,
             "invalid_citations": invalid,

@@ -130,7 +130,7 @@ class ContextFormatter:
         text = strip_markup(content) if self.strip_markup else content
         return self._budget.fit(text, max_tokens) if text else ("", False, 0)
 
-    @component.output_types(documents=list[Document], context=str)
+    @component.output_types(documents=list[Document], context=str, key_lines=list[dict[str, Any]])
     def run(
         self,
         documents: list[Document],
@@ -143,9 +143,10 @@ class ContextFormatter:
         :param answerable: Whether the passages can answer the question (`AnswerabilityChecker`).
         :param query: The question, for the key lines.
         :param query_class: The question's class, for `key_lines_only`.
-        :returns: `documents`, the passages shown (cut and cleaned), and `context`, their numbered blocks; no
+        :returns: `documents`, the passages shown (cut and cleaned), `context`, their numbered blocks, and
+            `key_lines`, the key lines best first (`number`, `line`, `header`: its table's header row or ""); no
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
-            sources that were searched).
+            sources that were searched, with no key lines).
         """
         kept: list[Document] = []
         per_source: dict[str, int] = {}
@@ -164,20 +165,28 @@ class ContextFormatter:
             budget_left[key] = 0 if was_cut else left - tokens
             kept.append(replace(document, content=text))
         if not kept or not answerable:
-            return {"documents": kept}  # no context: nothing to answer from, the LLM is not asked
+            return {"documents": kept, "key_lines": []}  # no context: nothing to answer from, the LLM is not asked
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
-        key = self.key_passages(query, kept) if query and self.key_lines else ""
+        lines = self.key_lines_of(query, kept) if query and self.key_lines else []
+        key = self.key_passages(lines)
         if key and query_class in self.key_lines_only:
-            return {"documents": kept, "context": key}
+            return {"documents": kept, "context": key, "key_lines": lines}
         if not key:
-            return {"documents": kept, "context": context}
-        return {"documents": kept, "context": f"{key}\n\n{context}"}
+            return {"documents": kept, "context": context, "key_lines": lines}
+        return {"documents": kept, "context": f"{key}\n\n{context}", "key_lines": lines}
 
-    def key_passages(self, question: str, documents: list[Document]) -> str:
+    def key_passages(self, lines: list[dict[str, Any]]) -> str:
+        """The key lines as the prompt shows them, under « Passages clés », each with its passage number."""
+        if not lines:
+            return ""
+        shown = [_shown_line(k["line"], k["header"], as_fields=self.key_rows_as_fields) for k in lines]
+        return "Passages clés :\n" + "\n".join(f"[{k['number']}] {text}" for k, text in zip(lines, shown, strict=True))
+
+    def key_lines_of(self, question: str, documents: list[Document]) -> list[dict[str, Any]]:
         """
-        The lines of the passages that say most of the question's words, best first, each with its passage number;
-        a table row comes under its header row. Small models answer from the first text that looks relevant: the
-        row `| 7 | BB 0/10 … | 15,20 |` before the whole bill of quantities.
+        The `key_lines` lines of the passages that say most of the question's words, best first, each with its
+        passage number and its table's header row (or ""). Small models answer from the first text that looks
+        relevant: the row `| 7 | BB 0/10 … | 15,20 |` before the whole bill of quantities.
 
         A line is scored by the question words it holds itself, each weighed by how few of the passages' lines hold
         it (a code in every line of a document tells one line from another no better than a stop word); the words
@@ -185,7 +194,7 @@ class ContextFormatter:
         """
         terms = set(self._analyzer.words(question))
         if not terms:
-            return ""
+            return []
         candidates: list[tuple[int, int, str, str, set[str], set[str]]] = []
         for number, document in enumerate(documents, start=1):
             title = set(self._analyzer.words(str(document.meta.get("title") or "")))
@@ -197,20 +206,15 @@ class ContextFormatter:
                 if len(found) >= min(2, len(terms)):
                     candidates.append((number, position, line, header, own, found - own))
         if not candidates:
-            return ""
+            return []
         held = Counter(t for *_, own, _ in candidates for t in own)
         weight = {t: math.log((len(candidates) + 1) / (held[t] + 0.5)) for t in terms}
         scored = sorted(
-            (
-                -(sum(weight[t] for t in own) + 0.25 * sum(weight[t] for t in context)),
-                number,
-                position,
-                _shown_line(line, header, as_fields=self.key_rows_as_fields),
-            )
+            (-(sum(weight[t] for t in own) + 0.25 * sum(weight[t] for t in context)), number, position, line, header)
             for number, position, line, header, own, context in candidates
         )
         best = scored[: self.key_lines]
-        return "Passages clés :\n" + "\n".join(f"[{number}] {shown}" for _, number, _, shown in best)
+        return [{"number": number, "line": line, "header": header} for _, number, _, line, header in best]
 
     @staticmethod
     def _block(number: int, document: Document) -> str:

@@ -9,7 +9,8 @@ two passages that both hold the figure are cited together only when they say it 
 - a `[n]` of the model is kept when passage `n` supports its statement, and replaced by the best supporting passage
   when `n` does not; a statement no passage supports keeps no citation and is reported as `unsupported`;
 - a statement the model left uncited gets the passages that support it (at most `max_citations`);
-- the refusal sentence and statements with too few content words (connectives, « Voici les éléments : ») get none.
+- the refusal sentence, questions and statements with too few content words (connectives, « Voici les éléments : »)
+  get none.
 
 `StatementCiter` is used twice, with one rule: by `CitedAnswerBuilder` on the whole answer, and by the answer
 stream (`StreamingStatementCiter`), so a streamed answer and a whole one carry the same text and citations. The
@@ -21,6 +22,7 @@ its final punctuation. An unchecked `[n]` is never shown, and the time to the fi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -120,8 +122,10 @@ class StatementCiter:
         return overlap if overlap >= needed else 0.0
 
     def checkable(self, statement: str) -> bool:
-        """Whether a statement states something to cite (not the refusal, not a connective)."""
+        """Whether a statement states something to cite (not the refusal, not a connective, not a question)."""
         bare = CITATION_GROUP.sub(" ", statement).strip()
+        if bare.endswith("?"):  # a question states nothing (a small model's answer that restates the question)
+            return False
         if fold(NOT_IN_DOCUMENTS.lower()).rstrip(".") in fold(bare.lower()):
             return False
         words = self._analyzer.words(bare)
@@ -184,8 +188,15 @@ class StreamingStatementCiter:
     text, so a streamed and a whole answer end the same.
     """
 
-    def __init__(self, citer: StatementCiter, passages: list[str]) -> None:
-        self.citer, self.passages = citer, passages
+    def __init__(
+        self, citer: StatementCiter, passages: list[str], epilogue: Callable[[str], str] | None = None
+    ) -> None:
+        """
+        :param citer: The rule, the same as the whole answer's.
+        :param passages: The passages given to the model, in order.
+        :param epilogue: What follows the whole answer, given its text (e.g. `closest_extract`), shown at the end.
+        """
+        self.citer, self.passages, self.epilogue = citer, passages, epilogue
         self.statements: list[Statement] = []
         self._pending = ""  # the current statement as the model wrote it
         self._shown = 0  # characters of it already shown (of its text without citations)
@@ -203,9 +214,12 @@ class StreamingStatementCiter:
         return out
 
     def close(self) -> str:
-        """The rest of the last statement, at the end of the stream."""
+        """The rest of the last statement, and the epilogue, at the end of the stream."""
         rest, self._pending = self._pending, ""
-        return self._emit([rest]) if rest else ""
+        out = self._emit([rest]) if rest else ""
+        if self.epilogue is not None:
+            out += self.epilogue("".join(st.text for st in self.statements).strip())
+        return out
 
     def _emit(self, pieces: list[str]) -> str:
         cited = [self.citer.cite(piece, self.passages) for piece in pieces]

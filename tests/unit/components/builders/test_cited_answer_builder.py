@@ -372,3 +372,61 @@ def test_run_without_replies_is_the_refusal_with_the_passages_uncited():
     assert [(s["number"], s["cited"]) for s in result["sources"]] == [(1, False), (2, False)]
     assert "text" not in result["sources"][0]
     assert "text" in CitedAnswerBuilder().run(documents=_passages(1), include_passage_text=True)["sources"][0]
+
+
+# ---- an answer that restates the question ends with the closest key line ---------------------------------------
+
+PLANNING = [
+    Document(
+        content="| Phase | Début | Fin |\n|---|---|---|\n"
+        "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |",
+        meta={"title": "Planning RD 912"},
+    ),
+    Document(content="Le chantier de la RD 912 est suivi par M. Lebrun.", meta={"title": "Fiche A2458"}),
+]
+PLANNING_QUESTION = "Quand la signalisation horizontale provisoire de la RD 912 est-elle prévue ?"
+PLANNING_KEY = [
+    {"number": 1, "line": "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |",
+     "header": "| Phase | Début | Fin |"},
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "restates"),
+    [
+        ("La signalisation horizontale provisoire de la RD 912 est-elle prévue [1][2]?", True),
+        ("La signalisation horizontale provisoire de la RD 912 est prévue [1].", True),
+        ("La signalisation horizontale provisoire est prévue du 10/11/2025 au 14/11/2025 [1].", False),
+        ("Elle est prévue en semaine 46, après le rabotage.", False),
+        ("Les documents fournis ne contiennent pas cette information.", False),
+    ],
+)
+def test_an_answer_restating_the_question_is_told_from_one_that_answers(answer, restates):
+    from components.builders.closest_extract import restates_question
+
+    assert restates_question(answer, PLANNING_QUESTION) is restates
+
+
+def test_an_answer_restating_the_question_ends_with_the_closest_line_cited():
+    reply = ChatMessage.from_assistant("La signalisation horizontale provisoire de la RD 912 est-elle prévue [2]?")
+    out = CitedAnswerBuilder().run(
+        replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY
+    )
+    body, extract = out["answer"].split("\n\n", 1)
+    assert body == "La signalisation horizontale provisoire de la RD 912 est-elle prévue ?"  # a question: no [n]
+    assert extract == (
+        "Extrait le plus proche de la question [1] :\n\n| Phase | Début | Fin |\n|---|---|---|\n"
+        "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |"
+    )
+    assert (out["sources"][0]["cited"], out["sources"][0]["cited_by"]) == (True, "extract")
+    streaming = CitedAnswerBuilder().stream_citer(PLANNING, PLANNING_QUESTION, PLANNING_KEY)
+    shown = "".join(streaming.feed(reply.text[i : i + 4]) for i in range(0, len(reply.text), 4)) + streaming.close()
+    assert shown.strip() == out["answer"]  # streamed and whole alike
+
+
+def test_an_answer_that_answers_gets_no_extract():
+    reply = ChatMessage.from_assistant("Elle est prévue du 10/11/2025 au 14/11/2025.")
+    out = CitedAnswerBuilder().run(
+        replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY
+    )
+    assert out["answer"] == "Elle est prévue du 10/11/2025 au 14/11/2025 [1]."

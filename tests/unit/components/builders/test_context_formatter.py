@@ -112,7 +112,7 @@ def test_no_context_when_the_passages_cannot_answer():
     assert [d.content for d in refused["documents"]] == [doc.content]  # still the sources that were searched
     out = ContextFormatter().run(documents=[doc])
     assert out["context"].startswith("[1]")
-    assert ContextFormatter().run(documents=[]) == {"documents": []}
+    assert ContextFormatter().run(documents=[]) == {"documents": [], "key_lines": []}
 
 
 def test_key_lines_put_the_rows_that_hold_the_question_first_under_their_header():

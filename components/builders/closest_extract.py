@@ -1,0 +1,50 @@
+"""When the model only restates the question, the passage line closest to it is shown after the answer.
+
+The packaged small models sometimes answer with the question itself (« La signalisation horizontale provisoire de la
+RD 912 est-elle prévue ? », « La personne qui est Laurent Castaing est M. Laurent Castaing. »). Such an answer says
+nothing the question did not, while the key line the context formatter put first often holds the answer (the
+planning row, the contact table row). The answer then ends with that line, cited, so the reader sees the text the
+documents hold. Measured on the samples answers of one run (bench/answers.py, 0.5B): 5 answers of 60 restated the
+question, none of them right; with the extract 3 of them hold every key fact of the reference answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.builders.figures import figures_in
+from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations
+from components.french_analysis import FrenchAnalyzer, fold
+
+EXTRACT_LEAD = "Extrait le plus proche de la question"
+_MAX_NEW_WORDS = 1  # « La personne qui est … » adds one word and says nothing
+
+_analyzer = FrenchAnalyzer()
+
+
+def restates_question(answer: str, question: str) -> bool:
+    """Whether an answer says nothing the question did not: only questions, or no new word and no new figure."""
+    statements = [without_citations(s).strip() for s in split_statements(answer)]
+    statements = [s for s in statements if s]
+    if not statements or fold(NOT_IN_DOCUMENTS.lower()).rstrip(".") in fold(answer.lower()):
+        return False
+    if all(s.endswith("?") for s in statements):
+        return True
+    text = " ".join(statements)
+    new_words = set(_analyzer.words(text)) - set(_analyzer.words(question))
+    return len(new_words) <= _MAX_NEW_WORDS and not (figures_in(text) - figures_in(question))
+
+
+def closest_extract(answer: str, question: str | None, key_lines: list[dict[str, Any]] | None) -> str:
+    """
+    What follows the answer: the best key line, cited, when the answer restates the question; else "". A table row
+    comes as a Markdown table under its header row.
+    """
+    if not question or not key_lines or not restates_question(answer, question):
+        return ""
+    best = key_lines[0]
+    if best.get("header"):
+        columns = best["header"].count("|") - 1
+        rule = "|" + "---|" * max(columns, 1)
+        return f"\n\n{EXTRACT_LEAD} [{best['number']}] :\n\n{best['header']}\n{rule}\n{best['line']}"
+    return f"\n\n{EXTRACT_LEAD} [{best['number']}] : « {best['line']} »"
