@@ -293,14 +293,14 @@ def _served_model(arguments: list[str]) -> str:
 
 
 def test_the_stack_serves_the_hosts_and_models_the_config_points_at(production: Settings) -> None:
-    urls = {
-        "qdrant": production.stores.qdrant.url,
-        "elasticsearch": production.stores.elasticsearch.hosts,
-        "redis": production.redis.url,
-        **{"vllm": b.base_url for b in production.models.llm.backends.values()},
-    }
+    urls = [
+        ("qdrant", production.stores.qdrant.url),
+        ("elasticsearch", production.stores.elasticsearch.hosts),
+        ("redis", production.redis.url),
+        *(("vllm", b.base_url) for b in production.models.llm.backends.values()),
+    ]
     compose = _compose()["services"]
-    for name, url in urls.items():
+    for name, url in urls:
         parsed = urlparse(url)
         assert parsed.hostname == name
         assert name in compose
