@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 RAG := $(PY) -m service
 
-.PHONY: setup demo serve index validate draw test unit lint llm llm-stop bench-answers bench-security
+.PHONY: setup demo serve index validate draw test unit lint llm llm-stop bench-answers bench-security deploy-check
 
 setup:            ## install everything: system packages, venv, offline models, local vLLM
 	bash scripts/setup.sh
@@ -28,6 +28,9 @@ test:             ## the whole test suite, with the real servers it needs
 
 unit:             ## unit tests only (nothing running needed)
 	$(PY) -m pytest -m unit -q
+
+deploy-check:     ## check deploy/ offline: Compose and Kubernetes schemas, and the stack against the service's settings
+	$(PY) -m pytest -q tests/unit/deploy
 
 lint:
 	.venv/bin/ruff check components service indexing pipelines tests

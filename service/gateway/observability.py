@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -205,6 +206,7 @@ def record(ctx: RequestContext, route: str, status: int, degraded: list[str], lo
     line = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,
+        "worker": os.getpid(),  # the process that served it (several per replica with server.workers > 1)
         "user": ctx.principal.name if ctx.principal else None,
         "auth": ctx.principal.kind if ctx.principal else None,
         "method": ctx.method,

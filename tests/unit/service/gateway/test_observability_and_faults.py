@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 
 import pytest
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from haystack.components.retrievers.in_memory import InMemoryBM25Retriever, InMe
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from components.retrievers import FaultTolerantRetriever
-from service.gateway import install_gateway
+from service.gateway import install_gateway, observability
 from service.gateway.context import CURRENT_REQUEST, RequestContext
 from service.gateway.observability import AccessLog, flush_access_log, install_stage_timing, stage_of
 
@@ -142,3 +143,8 @@ def test_uvicorn_writes_no_access_line_of_its_own_once_the_gateway_is_installed(
     install_gateway(app, with_sections(settings, auth={"mode": "dev"}, cache={"backend": "off"}))
     # uvicorn's HTTP protocols write their access line when, and only when, this logger has a handler.
     assert not logging.getLogger("uvicorn.access").hasHandlers()
+
+
+def test_the_access_line_names_the_worker_process_that_served_the_request():
+    line = observability.record(RequestContext("r1", "GET", "/v1/models"), "/v1/models", 200, [], log=False)
+    assert line["worker"] == os.getpid()  # several workers per replica: which one served it
