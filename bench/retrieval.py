@@ -40,7 +40,7 @@ from components.retrievers.access_scope import trust_callers_outside_requests  #
 from indexing import index_paths  # noqa: E402
 from service.answering import retrieval_inputs  # noqa: E402
 from service.pipelines import ALLOWED_MODULES, bound_definition  # noqa: E402
-from service.settings import Settings, config_path  # noqa: E402
+from service.settings import Settings, config_path, read_config  # noqa: E402
 from service.store_registry import share_document_stores  # noqa: E402
 
 trust_callers_outside_requests()  # a benchmark runs the graphs itself, outside any request: trusted
@@ -87,7 +87,7 @@ def write_corpus(corpus: list[dict[str, Any]], folder: Path) -> dict[str, str]:
 
 def config_with(overrides: dict[str, Any]) -> dict[str, Any]:
     """`hayhooks.yml` as a mapping, with dotted-key overrides."""
-    data = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
+    data = read_config(config_path())
     for dotted, value in overrides.items():
         node, parts = data, dotted.split(".")
         while len(parts) > 1:

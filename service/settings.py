@@ -389,9 +389,26 @@ def _describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Read and validate the configuration file; raise `ConfigError` naming the faulty keys."""
-    path = Path(path) if path is not None else config_path()
+def merge_patch(base: Any, patch: Any) -> Any:
+    """`patch` applied to `base` as a JSON Merge Patch (RFC 7386): mappings merge, `null` removes a key."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(base) if isinstance(base, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """
+    The mapping a configuration file holds. A file with `extends: OTHER` (relative to itself) holds only what it
+    changes in OTHER, applied as a JSON Merge Patch (`null` removes a key): deploy/hayhooks.production.yml.
+    """
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `extends` loops back to a file it came from")
     if not path.is_file():
         raise ConfigError(f"Configuration file not found: {path} (set {CONFIG_ENV_VAR} to use another file)")
     try:
@@ -400,6 +417,18 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"{path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (server, stores, models, retrieval)")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: `extends` must be the path of another configuration file")
+    return merge_patch(read_config(path.parent / base, (*seen, path.resolve())), data)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the configuration file; raise `ConfigError` naming the faulty keys."""
+    path = Path(path) if path is not None else config_path()
+    data = read_config(path)
     try:
         return Settings(**data)
     except ValidationError as e:

@@ -183,16 +183,21 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def test_the_production_config_differs_from_the_default_only_where_a_deployment_must() -> None:
-    default = _flatten(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")))
-    production = _flatten(yaml.safe_load(PRODUCTION_CONFIG.read_text(encoding="utf-8")))
+def test_the_production_config_changes_only_what_a_deployment_must() -> None:
+    overlay = yaml.safe_load(PRODUCTION_CONFIG.read_text(encoding="utf-8"))
+    assert overlay.pop("extends") == "../hayhooks.yml"  # every other value is the embedded default's
+    changed = set(_flatten(overlay))
 
     def deployment_key(key: str) -> bool:
         return any(key == k or key.startswith(f"{k}.") for k in DEPLOYMENT_KEYS)
 
-    drifted = {k for k in default.keys() | production.keys() if default.get(k) != production.get(k)}
-    assert {k for k in drifted if not deployment_key(k)} == set()
-    assert {k for k in DEPLOYMENT_KEYS if not any(deployment_key(d) and d.startswith(k) for d in drifted)} == set()
+    assert {k for k in changed if not deployment_key(k)} == set()
+    assert {k for k in DEPLOYMENT_KEYS if not any(deployment_key(c) and c.startswith(k) for c in changed)} == set()
+    default, production = load_settings(DEFAULT_CONFIG_PATH), load_settings(PRODUCTION_CONFIG)
+    assert production.retrieval == default.retrieval
+    # the tokenizer is the local model's in the embedded default (derived, not configured); none in production
+    assert production.generation.model_copy(update={"tokenizer": default.generation.tokenizer}) == default.generation
+    assert set(production.models.llm.backends) == {"qwen2.5-7b-instruct"}  # `null` removed the local CPU models
 
 
 def _setting_exists(model: type[BaseModel], parts: list[str]) -> bool:

@@ -153,3 +153,28 @@ def test_reranking_more_than_the_fused_candidates_is_refused(raw, write_config):
     assert "fusion.top_k (20)" in message
     raw["retrieval"]["fusion"]["top_k"] = 40
     assert load_settings(write_config(raw)).retrieval.rerank.top_n == 40
+
+
+def test_a_file_that_extends_another_changes_only_what_it_says(tmp_path):
+
+
+    (tmp_path / "site.yml").write_text(
+        f"extends: {DEFAULT_CONFIG_PATH}\n"
+        "server: {workers: 3}\n"
+        "models: {llm: {backends: {qwen2.5-coder-1.5b-instruct: null}}}\n",
+        encoding="utf-8",
+    )
+    site, default = load_settings(tmp_path / "site.yml"), load_settings(DEFAULT_CONFIG_PATH)
+    assert site.server.workers == 3
+    assert site.server.port == default.server.port  # merged key by key, not replaced
+    assert set(site.models.llm.backends) == set(default.models.llm.backends) - {"qwen2.5-coder-1.5b-instruct"}
+    assert site.retrieval == default.retrieval
+
+
+def test_extends_that_loops_is_a_clear_error(tmp_path):
+
+
+    (tmp_path / "a.yml").write_text("extends: b.yml\n", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("extends: a.yml\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_settings(tmp_path / "a.yml")
