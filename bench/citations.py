@@ -26,29 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from haystack import Document  # noqa: E402
 from haystack.dataclasses import ChatMessage  # noqa: E402
 
-from bench.answers import contains, is_refusal, is_right, share, statement_citations  # noqa: E402
+from bench.answers import contains, is_refusal, is_right, parse_variant, share, statement_citations  # noqa: E402
 from bench.retrieval import config_with  # noqa: E402
 from components.builders.cited_answer_builder import CitedAnswerBuilder  # noqa: E402
 from components.builders.statement_citer import split_statements, without_citations  # noqa: E402
-
-
-def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
-    name, _, spec = text.partition(":")
-    values: dict[str, Any] = {}
-    for item in filter(None, spec.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--setting expects NAME:key=value,..., got {text!r}")
-        values[key.strip()] = yaml.safe_load(value)
-    return name, values
 
 
 def holds(source: dict[str, Any], row: dict[str, Any]) -> bool:
@@ -102,7 +89,7 @@ def main() -> None:
     variant = args.variant or rows[0]["variant"]
     rows = [r for r in rows if r["variant"] == variant]
     configured = config_with({})["generation"]["citations"]
-    settings = [("configured", {})] + [parse_setting(s) for s in args.setting]
+    settings = [("configured", {})] + [parse_variant(s) for s in args.setting]
     columns = {}
     for name, values in settings:
         merged = {**configured, **values}
