@@ -43,8 +43,11 @@ def closest_extract(answer: str, question: str | None, key_lines: list[dict[str,
     if not question or not key_lines or not restates_question(answer, question):
         return ""
     best = key_lines[0]
-    if best.get("header"):
+    mark = f"[{best['number']}]"
+    if best.get("header"):  # the row cited in its last cell, as the answer's own table rows are
         columns = best["header"].count("|") - 1
         rule = "|" + "---|" * max(columns, 1)
-        return f"\n\n{EXTRACT_LEAD} [{best['number']}] :\n\n{best['header']}\n{rule}\n{best['line']}"
-    return f"\n\n{EXTRACT_LEAD} [{best['number']}] : « {best['line']} »"
+        row = best["line"].rstrip()
+        row = f"{row[:-1].rstrip()} {mark} |" if row.endswith("|") else f"{row} {mark}"
+        return f"\n\n{EXTRACT_LEAD} :\n\n{best['header']}\n{rule}\n{row}"
+    return f"\n\n{EXTRACT_LEAD} : « {best['line']} » {mark}"

@@ -415,13 +415,25 @@ def test_an_answer_restating_the_question_ends_with_the_closest_line_cited():
     body, extract = out["answer"].split("\n\n", 1)
     assert body == "La signalisation horizontale provisoire de la RD 912 est-elle prévue ?"  # a question: no [n]
     assert extract == (
-        "Extrait le plus proche de la question [1] :\n\n| Phase | Début | Fin |\n|---|---|---|\n"
-        "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |"
+        "Extrait le plus proche de la question :\n\n| Phase | Début | Fin |\n|---|---|---|\n"
+        "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 [1] |"
     )
     assert (out["sources"][0]["cited"], out["sources"][0]["cited_by"]) == (True, "extract")
     streaming = CitedAnswerBuilder().stream_citer(PLANNING, PLANNING_QUESTION, PLANNING_KEY)
     shown = "".join(streaming.feed(reply.text[i : i + 4]) for i in range(0, len(reply.text), 4)) + streaming.close()
     assert shown.strip() == out["answer"]  # streamed and whole alike
+
+
+def test_a_sentence_extract_is_quoted_and_cited():
+    from components.builders.closest_extract import closest_extract
+
+    sentence = "L'avenant sera présenté au conseil municipal du jeudi 4 septembre 2025."
+    line = {"number": 2, "line": sentence, "header": ""}
+    extract = closest_extract("Le conseil municipal passe-t-il l'avenant ?", "Quand l'avenant passe-t-il ?", [line])
+    assert extract == (
+        "\n\nExtrait le plus proche de la question : « L'avenant sera présenté au conseil municipal du jeudi"
+        " 4 septembre 2025. » [2]"
+    )
 
 
 def test_an_answer_that_answers_gets_no_extract():
