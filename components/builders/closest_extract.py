@@ -10,6 +10,7 @@ question, none of them right; with the extract 3 of them hold every key fact of 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from components.builders.figures import figures_in
@@ -17,6 +18,7 @@ from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statemen
 from components.french_analysis import FrenchAnalyzer, fold
 
 EXTRACT_LEAD = "Extrait le plus proche de la question"
+_YES_NO = re.compile(r"^(oui|non)\b")
 _MAX_NEW_WORDS = 1  # « La personne qui est … » adds one word and says nothing
 
 _analyzer = FrenchAnalyzer()
@@ -30,6 +32,8 @@ def restates_question(answer: str, question: str) -> bool:
         return False
     if all(s.endswith("?") for s in statements):
         return True
+    if _YES_NO.match(fold(statements[0].lower())):  # « Oui, les primes sont prises en compte » answers
+        return False
     text = " ".join(statements)
     new_words = set(_analyzer.words(text)) - set(_analyzer.words(question))
     return len(new_words) <= _MAX_NEW_WORDS and not (figures_in(text) - figures_in(question))

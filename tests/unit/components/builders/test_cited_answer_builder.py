@@ -399,6 +399,7 @@ PLANNING_KEY = [
         ("La signalisation horizontale provisoire est prévue du 10/11/2025 au 14/11/2025 [1].", False),
         ("Elle est prévue en semaine 46, après le rabotage.", False),
         ("Les documents fournis ne contiennent pas cette information.", False),
+        ("Oui, la signalisation horizontale provisoire de la RD 912 est prévue.", False),  # a yes/no answer
     ],
 )
 def test_an_answer_restating_the_question_is_told_from_one_that_answers(answer, restates):
