@@ -104,15 +104,23 @@ def settings_with(overrides: dict[str, Any]) -> Settings:
     return Settings(**config_with(overrides))
 
 
-def build_index(
-    dataset: Path, corpus: list[dict[str, Any]], data_dir: Path, base: dict[str, Any], pad_chunks: int = 0
+def build_index(  # noqa: PLR0917
+    dataset: Path,
+    corpus: list[dict[str, Any]],
+    data_dir: Path,
+    base: dict[str, Any],
+    pad_chunks: int = 0,
+    pad_text: str = "words",
 ) -> dict[str, str]:
-    """Index the corpus through the product's indexing path, unless the same corpus is already indexed there."""
+    """Index the corpus through the product's indexing path, unless the same corpus is already indexed there.
+
+    The marker file `bench-index.json` keeps, besides the file names, the seconds each writer spent on the distractors
+    (`pad_write_seconds`: store -> seconds; `pad_written`: how many), for `bench/scale.py`."""
     marker = data_dir / "bench-index.json"
     settings = settings_with(base)
     key = hashlib.sha256(
         json.dumps(
-            [str(dataset), len(corpus), pad_chunks, bound_definition("indexing", settings)], sort_keys=True
+            [str(dataset), len(corpus), pad_chunks, pad_text, bound_definition("indexing", settings)], sort_keys=True
         ).encode()
         + (dataset / "corpus.jsonl").read_bytes()
     ).hexdigest()
@@ -121,7 +129,7 @@ def build_index(
         return json.loads(marker.read_text())["names"]
     shutil.rmtree(data_dir, ignore_errors=True)
     files = data_dir / "corpus"
-    unpadded = data_dir.with_name(data_dir.name.removesuffix(f"-pad{pad_chunks}"))
+    unpadded = data_dir.with_name(data_dir.name.removesuffix(pad_suffix(pad_chunks, pad_text)))
     if pad_chunks and unpadded != data_dir and (unpadded / "bench-index.json").is_file():
         shutil.copytree(unpadded, data_dir)  # the corpus as indexed before; only the distractors are added
         chunks = json.loads((data_dir / "bench-index.json").read_text())["chunks"]
@@ -131,49 +139,82 @@ def build_index(
         for manifest in data_dir.glob("manifest-*.json"):  # files are known by absolute path
             manifest.write_text(manifest.read_text().replace(str(unpadded) + "/", str(data_dir) + "/"))
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(_pad, (settings_with(base), pad_chunks - chunks, files))
-        marker.write_text(json.dumps({"key": key, "names": write_corpus(corpus, files), "chunks": pad_chunks}))
-        return json.loads(marker.read_text())["names"]
+            written = pool.apply(_pad, (settings_with(base), pad_chunks - chunks, files, pad_text, dataset))
+        names = write_corpus(corpus, files)
+        marker.write_text(json.dumps({"key": key, "names": names, "chunks": pad_chunks, **written}))
+        return names
     names = write_corpus(corpus, files)
     # In a child process: Qdrant's local mode locks its folder until the process that opened it ends.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        summary, chunks = pool.apply(_index, (files, base, pad_chunks))
+        summary, chunks, written = pool.apply(_index, (files, base, pad_chunks, pad_text, dataset))
     print(f"index: {summary}", flush=True)
-    marker.write_text(json.dumps({"key": key, "names": names, "chunks": chunks}))
+    marker.write_text(json.dumps({"key": key, "names": names, "chunks": chunks, **written}))
     return names
 
 
-def _index(files: Path, overrides: dict[str, Any], pad_chunks: int = 0) -> tuple[str, int]:
+def pad_suffix(pad_chunks: int, pad_text: str) -> str:
+    """The data folder's suffix for a padded index."""
+    if not pad_chunks:
+        return ""
+    return f"-pad{pad_chunks}" + ("" if pad_text == "words" else f"-{pad_text}")
+
+
+def _index(
+    files: Path, overrides: dict[str, Any], pad_chunks: int, pad_text: str, dataset: Path
+) -> tuple[str, int, dict[str, Any]]:
     settings = settings_with(overrides)
     report = index_paths([files], settings)
+    written: dict[str, Any] = {}
     if pad_chunks > report.chunks:
-        _pad(settings, pad_chunks - report.chunks, files)
-    return report.summary(), max(report.chunks, pad_chunks)
+        written = _pad(settings, pad_chunks - report.chunks, files, pad_text, dataset)
+    return report.summary(), max(report.chunks, pad_chunks), written
 
 
-def _pad(settings: Settings, count: int, files: Path) -> None:
+PAD_BATCH = 1000
+
+
+def _pad(settings: Settings, count: int, files: Path, pad_text: str, dataset: Path) -> dict[str, Any]:
     """
-    Distractor chunks written by the indexing graph's own writers, for latency at a given store size: text of
-    shuffled corpus words, random unit embeddings (no relevant document among them; not used for quality).
+    Distractor chunks written by the indexing graph's own writers, in batches of 1,000, each writer timed alone.
+
+    `pad_text="words"`: text of shuffled corpus words and random unit embeddings (latency only: no relevant
+    document among them, and such text drags BM25 down). `pad_text="french"`: real French sentences of the other
+    shared corpora, with embeddings near real ones (`bench/distractors.py`), for quality at scale.
     """
     import numpy as np  # noqa: PLC0415
+    from distractors import french_distractors  # noqa: PLC0415  (bench/)
     from haystack import Document  # noqa: PLC0415
 
     from service.pipelines import build_pipeline  # noqa: PLC0415
 
-    rng = np.random.default_rng(0)
-    words = " ".join(p.read_text(encoding="utf-8") for p in sorted(files.glob("*.md"))[:200]).split()
-    dimension = settings.models.embedder.dimension
     pipeline = build_pipeline("indexing", settings)
-    for start in range(0, count, 1000):
-        batch = []
-        for n in range(start, min(count, start + 1000)):
-            vector = rng.normal(size=dimension)
-            text = " ".join(rng.choice(words, size=150))
-            meta = {"source": f"distractor-{n}.md", "title": f"Distracteur {n}", "has_key_metadata": False}
-            batch.append(Document(content=text, meta=meta, embedding=(vector / np.linalg.norm(vector)).tolist()))
-        for writer in ("vector_writer", "bm25_writer"):
+    if pad_text == "french":
+        pipeline.warm_up()
+        documents = french_distractors(count, dataset, pipeline.get_component("document_embedder"))
+    else:
+        rng = np.random.default_rng(0)
+        words = " ".join(p.read_text(encoding="utf-8") for p in sorted(files.glob("*.md"))[:200]).split()
+        dimension = settings.models.embedder.dimension
+
+        def word_salad() -> Any:
+            for n in range(count):
+                vector = rng.normal(size=dimension)
+                text = " ".join(rng.choice(words, size=150))
+                meta = {"source": f"distractor-{n}.md", "title": f"Distracteur {n}", "has_key_metadata": False}
+                yield Document(content=text, meta=meta, embedding=(vector / np.linalg.norm(vector)).tolist())
+
+        documents = word_salad()
+    seconds = {"vector_writer": 0.0, "bm25_writer": 0.0}
+    written, started = 0, time.monotonic()
+    while batch := [d for _, d in zip(range(PAD_BATCH), documents, strict=False)]:
+        for writer in seconds:
+            began = time.perf_counter()
             pipeline.get_component(writer).run(documents=batch)
+            seconds[writer] += time.perf_counter() - began
+        written += len(batch)
+        if written % (PAD_BATCH * 20) == 0:
+            print(f"pad: {written}/{count} in {time.monotonic() - started:.0f} s", flush=True)
+    return {"pad_written": written, "pad_write_seconds": seconds}
 
 
 # --------------------------------------------------------------------------------------------- graph and timing
@@ -307,6 +348,12 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
         default=0,
         help="fill the stores up to this many chunks with distractors, for latency at scale (e.g. 10000)",
     )
+    parser.add_argument(
+        "--pad-text",
+        choices=["words", "french"],
+        default="words",
+        help="distractors: shuffled corpus words (latency only) or real French sentences of the other shared sets",
+    )
     args = parser.parse_args(argv)
 
     dataset = args.dataset.resolve()
@@ -315,11 +362,11 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
     queries = [q for q in read_jsonl(dataset / "queries.jsonl") if q["_id"] in qrels]
     queries = queries[: args.max_queries] if args.max_queries else queries
     rerank_queries = queries[: args.rerank_queries] if args.rerank_queries else queries
-    suffix = f"-pad{args.pad_chunks}" if args.pad_chunks else ""
+    suffix = pad_suffix(args.pad_chunks, args.pad_text)
     data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: Qdrant local mode commits per point)
 
     base = {"stores.mode": "embedded", "stores.data_dir": str(data_dir), **parse_overrides(args.set)}
-    names = build_index(dataset, corpus, data_dir, base, args.pad_chunks)
+    names = build_index(dataset, corpus, data_dir, base, args.pad_chunks, args.pad_text)
     chunks = json.loads((data_dir / "bench-index.json").read_text()).get("chunks")
     default = settings_with({**base, "retrieval.top_k": DEPTH, "retrieval.rerank.enabled": False})
     cross = settings_with({**base, "retrieval.top_k": DEPTH, "retrieval.rerank.enabled": True})
