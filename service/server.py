@@ -3,6 +3,7 @@
 Routes: everything Hayhooks serves for the deployed wrappers (`POST /rag/run`, `POST /chat/run`, `/v1/models`,
 `/v1/chat/completions` with streaming, `/status`), plus `/draw/{name}`, which draws a graph offline (Hayhooks'
 own route calls the mermaid.ink web service). Hayhooks' deploy/undeploy routes only with `server.admin_routes`.
+In embedded mode, `POST /local/index` takes the runs of `rag index` on this machine (service/index_handoff.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -182,6 +184,10 @@ def freeze_the_startup_heap(app: FastAPI) -> None:
     app.router.lifespan_context = lifespan
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(settings: Settings) -> None:
     """Run the service with uvicorn (several worker processes when `server.workers` > 1)."""
     import uvicorn
@@ -189,6 +195,9 @@ def serve(settings: Settings) -> None:
     from service.local_service import advertise
 
     os.environ.setdefault("HAYHOOKS_STARTUP_DEPLOY_STRATEGY", "sequential")
+    # uvicorn (one process) stops on SIGTERM, then raises the signal again for the handler it found: let that be an
+    # exit that runs `finally` blocks (the default one ends the process at once, the notice left behind).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with advertise(settings):  # embedded mode: `rag index` finds the service in its data folder and hands it its runs
         uvicorn.run(
             "service.server:create_service_app",
