@@ -42,6 +42,7 @@ class ServiceNotice:
     url: str
     token: str
     started: str | None = None  # the process's start time (Linux), so that a reused pid is not taken for it
+    data_dir: str = ""  # the folder it was written for: a copy of the folder (a backup) names another one
 
 
 def notice_path(settings: Settings) -> Path:
@@ -86,7 +87,11 @@ def read_notice(path: Path) -> ServiceNotice | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ServiceNotice(
-            pid=int(data["pid"]), url=str(data["url"]), token=str(data["token"]), started=data.get("started")
+            pid=int(data["pid"]),
+            url=str(data["url"]),
+            token=str(data["token"]),
+            started=data.get("started"),
+            data_dir=str(data.get("data_dir", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -96,8 +101,11 @@ def running_service(settings: Settings) -> ServiceNotice | None:
     """The live service serving this configuration's data folder in embedded mode, if any."""
     if settings.stores.mode != "embedded":
         return None
-    notice = read_notice(notice_path(settings))
-    return notice if notice is not None and is_alive(notice) else None
+    path = notice_path(settings)
+    notice = read_notice(path)
+    if notice is None or notice.data_dir != str(path.parent.resolve()):
+        return None
+    return notice if is_alive(notice) else None
 
 
 def write_notice(path: Path, notice: ServiceNotice) -> None:
@@ -133,6 +141,7 @@ def advertise(settings: Settings) -> Iterator[ServiceNotice | None]:
         url=local_url(settings.server.host, settings.server.port),
         token=secrets.token_urlsafe(32),
         started=process_start_time(pid),
+        data_dir=str(path.parent.resolve()),
     )
     write_notice(path, notice)
     os.environ[TOKEN_ENV] = notice.token

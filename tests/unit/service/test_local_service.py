@@ -2,6 +2,7 @@
 process is gone; a second service on the same folder is refused."""
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -57,9 +58,14 @@ def test_each_start_has_its_own_token(settings):
     assert first.token != second.token
 
 
+def _notice(settings, pid: int, **fields) -> ServiceNotice:
+    folder = str(notice_path(settings).parent.resolve())
+    return ServiceNotice(pid=pid, url="http://127.0.0.1:1", token="t", data_dir=folder, **fields)
+
+
 def test_a_notice_whose_process_is_gone_is_stale(settings):
     path = notice_path(settings)
-    write_notice(path, ServiceNotice(pid=_ended_pid(), url="http://127.0.0.1:1", token="t"))
+    write_notice(path, _notice(settings, _ended_pid()))
     assert running_service(settings) is None
     with advertise(settings) as notice:  # a new service takes the folder over
         assert read_notice(path) == notice
@@ -76,7 +82,7 @@ def test_a_second_service_on_the_same_data_folder_is_refused(settings):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         path = notice_path(settings)
-        live = ServiceNotice(pid=other.pid, url="http://127.0.0.1:1", token="t", started=process_start_time(other.pid))
+        live = _notice(settings, other.pid, started=process_start_time(other.pid))
         write_notice(path, live)
         with pytest.raises(ServiceRunningError, match=f"pid {other.pid}"), advertise(settings):
             pass
@@ -88,12 +94,22 @@ def test_a_second_service_on_the_same_data_folder_is_refused(settings):
 
 def test_servers_mode_writes_no_notice_and_finds_none(settings):
     servers = settings.model_copy(update={"stores": settings.stores.model_copy(update={"mode": "servers"})})
-    write_notice(notice_path(servers), ServiceNotice(pid=os.getpid(), url="http://127.0.0.1:1", token="t"))
+    write_notice(notice_path(servers), _notice(servers, os.getpid()))
     assert running_service(servers) is None  # `rag index` reaches the servers itself
     notice_path(servers).unlink()
     with advertise(servers) as notice:
         assert notice is None
         assert not notice_path(servers).exists()
+
+
+def test_a_notice_copied_with_its_folder_names_the_original(settings, tmp_path):
+    with advertise(settings):
+        copy = tmp_path / "backup"
+        shutil.copytree(notice_path(settings).parent, copy)
+        restored = settings.model_copy(update={"stores": settings.stores.model_copy(update={"data_dir": str(copy)})})
+        assert running_service(restored) is None  # the live service serves the original folder, not this one
+        with advertise(restored) as notice:  # a service may start on the copy
+            assert notice.data_dir == str(copy.resolve())
 
 
 def test_unreadable_notices_are_ignored(settings):
