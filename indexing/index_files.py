@@ -5,17 +5,20 @@ that shape its chunks). Unchanged files are skipped without converting or embedd
 file goes through the graph, whose writers replace the file's previous chunks in both stores. With `prune`, the
 chunks of files that disappeared from the indexed folders are deleted. The manifest (`Manifest`) is saved
 atomically after every batch and marks files in flight as pending, so a run killed at any point and run again ends
-with exactly the chunks of an uninterrupted run.
+with exactly the chunks of an uninterrupted run. One run at a time writes a data folder's stores and manifest: a
+run waits for another one (`rag index`, an upload, a run handed to the service) to end.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,7 @@ class IndexReport:
     deleted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # gone from disk, kept because `prune` was off
     failed: dict[str, str] = field(default_factory=dict)
+    stopped: int = 0  # files left to index when the run was stopped
     chunks: int = 0
     seconds: float = 0.0
 
@@ -61,11 +65,28 @@ class IndexReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "deleted": self.deleted,
+            "missing": self.missing,
             "failed": self.failed,
+            "stopped": self.stopped,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "summary": self.summary(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexReport:
+        """The report `to_dict` gave (a run the service did for `rag index`)."""
+        return cls(
+            added=list(data.get("added", [])),
+            updated=list(data.get("updated", [])),
+            unchanged=int(data.get("unchanged", 0)),
+            deleted=list(data.get("deleted", [])),
+            missing=list(data.get("missing", [])),
+            failed=dict(data.get("failed", {})),
+            stopped=int(data.get("stopped", 0)),
+            chunks=int(data.get("chunks", 0)),
+            seconds=float(data.get("seconds", 0.0)),
+        )
 
     def summary(self) -> str:
         text = (
@@ -73,6 +94,8 @@ class IndexReport:
             f"{self.unchanged} unchanged), {len(self.deleted)} deleted, {len(self.failed)} failed; "
             f"{self.chunks} chunks written in {self.seconds:.1f} s"
         )
+        if self.stopped:
+            text += f"\n  stopped: {self.stopped} files not indexed (run again to index them)"
         if self.missing:
             text += f"\n  {len(self.missing)} indexed files no longer exist (run with --prune to delete their chunks)"
         for path, reason in self.failed.items():
@@ -85,9 +108,7 @@ def _is_metadata_file(path: Path) -> bool:
 
 
 def _is_indexable(path: Path) -> bool:
-    return (
-        path.suffix.lower() in SUPPORTED_SUFFIXES and not _is_metadata_file(path) and not path.name.startswith(".")
-    )
+    return path.suffix.lower() in SUPPORTED_SUFFIXES and not _is_metadata_file(path) and not path.name.startswith(".")
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -137,6 +158,27 @@ def manifest_path(settings: Settings) -> Path:
     return settings.resolve_path(settings.stores.data_dir) / f"manifest-{settings.stores.qdrant.index}.json"
 
 
+@contextmanager
+def one_run_at_a_time(manifest: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """
+    Hold the manifest's lock file for a run: another run on the same manifest, in this process or another, waits.
+
+    :param manifest: The manifest file (its lock is `<manifest>.lock`).
+    :param on_wait: Called once when another run holds the lock, before waiting for it.
+    """
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.with_name(manifest.name + ".lock"), "a+b") as lock:  # an open file of its own: threads wait too
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _writer_stores(pipeline: Any) -> list[Any]:
     stores = []
     for name in WRITERS:
@@ -181,22 +223,47 @@ def _capture_warnings() -> Iterator[_ConversionWarnings]:
             logger.removeHandler(handler)
 
 
-class _Progress:
-    """A progress bar on stderr: files, chunks, rate and ETA."""
+@dataclass(frozen=True)
+class IndexProgress:
+    """Where a run is: waiting for another run, or `files` of `total` files to index done, `chunks` written."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        if enabled and total:
-            self.bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    waiting: bool = False
+    files: int = 0
+    total: int = 0
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"waiting": self.waiting, "files": self.files, "total": self.total, "chunks": self.chunks}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexProgress:
+        return cls(
+            waiting=bool(data.get("waiting")),
+            files=int(data.get("files", 0)),
+            total=int(data.get("total", 0)),
+            chunks=int(data.get("chunks", 0)),
+        )
+
+
+class ProgressBar:
+    """Shows a run's progress on stderr: a bar of files, with chunks, rate and ETA (fed `IndexProgress` events)."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
         self.started = time.perf_counter()
-        self.chunks = 0
 
-    def advance(self, files: int, chunks: int) -> None:
-        self.chunks += chunks
-        if self.bar is not None:
-            rate = self.chunks / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.set_postfix_str(f"{self.chunks} chunks, {rate:.1f} chunks/s", refresh=False)
-            self.bar.update(files)
+    def __call__(self, progress: IndexProgress) -> None:
+        if progress.waiting:
+            print("Waiting for another indexing run on these stores to end...", file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            if not progress.total:
+                return
+            self.started = time.perf_counter()
+            self.bar = tqdm(total=progress.total, unit="file", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        rate = progress.chunks / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.set_postfix_str(f"{progress.chunks} chunks, {rate:.1f} chunks/s", refresh=False)
+        self.bar.update(progress.files - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -222,15 +289,46 @@ class Indexer:
             self.pipeline.warm_up()
             self._warmed_up = True
 
-    def index(self, paths: list[Path], prune: bool = False, progress: bool = False) -> IndexReport:
+    def index(
+        self,
+        paths: list[Path],
+        prune: bool = False,
+        progress: bool = False,
+        on_progress: Callable[[IndexProgress], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> IndexReport:
         """
         Index every supported file under `paths`.
 
         :param paths: Files and folders.
         :param prune: Delete the chunks of previously indexed files under `paths` that no longer exist.
         :param progress: Show a progress bar on stderr.
+        :param on_progress: Called when the run waits for another one, once the files to index are known, and after
+            every batch.
+        :param stop: When set, the run ends after the batch in progress (the files left are counted in `stopped`).
         :returns: The report of the run.
         """
+        bar = ProgressBar() if progress else None
+        listeners = [listener for listener in (bar, on_progress) if listener is not None]
+
+        def tell(event: IndexProgress) -> None:
+            for listener in listeners:
+                listener(event)
+
+        try:
+            with one_run_at_a_time(manifest_path(self.settings), lambda: tell(IndexProgress(waiting=True))):
+                return self._index(paths, prune, tell, stop)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _index(
+        self,
+        paths: list[Path],
+        prune: bool,
+        tell: Callable[[IndexProgress], None],
+        stop: threading.Event | None,
+    ) -> IndexReport:
         started = time.perf_counter()
         roots = [p.resolve() for p in paths]
         files = collect_files(roots)
@@ -249,18 +347,26 @@ class Indexer:
                 report.unchanged += 1
             else:
                 todo.append((path, fingerprint))
-        self._handle_missing(manifest, roots, prune, report)
-        bar = _Progress(len(todo), progress)
+        data_dir = self.settings.resolve_path(self.settings.stores.data_dir)
         try:
-            batch_size = self.settings.indexing.batch_files
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                written = self._index_batch(batch, roots, manifest, report)
-                bar.advance(len(batch), written)
+            self._handle_missing(manifest, roots, prune, report)
         finally:
-            bar.close()
-            if todo or report.deleted:  # cached answers from before this run must not be served again
-                bump_index_generation(self.settings.resolve_path(self.settings.stores.data_dir))
+            if report.deleted:
+                bump_index_generation(data_dir)  # cached answers from before a change must not be served again
+        done = 0
+        tell(IndexProgress(total=len(todo)))
+        batch_size = self.settings.indexing.batch_files
+        for start in range(0, len(todo), batch_size):
+            if stop is not None and stop.is_set():
+                report.stopped = len(todo) - start
+                break
+            batch = todo[start : start + batch_size]
+            try:
+                self._index_batch(batch, roots, manifest, report)
+            finally:  # each batch's chunks are answered from at once, even when a later batch fails
+                bump_index_generation(data_dir)
+            done += len(batch)
+            tell(IndexProgress(files=done, total=len(todo), chunks=report.chunks))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -360,3 +466,19 @@ def index_paths(
     :returns: The report of the run.
     """
     return Indexer(settings, pipeline).index(paths, prune=prune, progress=progress)
+
+
+_SHARED_INDEXERS: dict[Path, Indexer] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_indexer(settings: Settings) -> Indexer:
+    """
+    The process's one `Indexer` for this configuration's manifest: the service's routes that index (uploads, runs
+    handed over by `rag index`) share its graph, so its embedder loads once.
+    """
+    with _SHARED_LOCK:
+        key = manifest_path(settings)
+        if key not in _SHARED_INDEXERS:
+            _SHARED_INDEXERS[key] = Indexer(settings)
+        return _SHARED_INDEXERS[key]

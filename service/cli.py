@@ -39,9 +39,34 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from indexing import index_paths
+    from indexing import ProgressBar, index_paths
+    from service.index_handoff import index_through_service, wait_until_serving
+    from service.local_service import running_service
 
-    report = index_paths([Path(p) for p in args.paths], load_settings(), prune=args.prune, progress=True)
+    settings = load_settings()
+    paths = [Path(p).resolve() for p in args.paths]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    service = running_service(settings)  # embedded mode: the service holds the stores, it indexes
+    if service is not None and wait_until_serving(
+        service, lambda: print(f"Waiting for the service (pid {service.pid}) to start...", file=sys.stderr, flush=True)
+    ):
+        print(
+            f"Indexing through the service running on this data folder (pid {service.pid}, {service.url})",
+            file=sys.stderr,
+            flush=True,
+        )
+        bar = ProgressBar()
+        try:
+            report = index_through_service(service, paths, args.prune, bar)
+        except KeyboardInterrupt:
+            print("\nInterrupted: the service stops the run after the batch in progress.", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+    else:
+        report = index_paths(paths, settings, prune=args.prune, progress=True)
     print(report.summary())
     return 1 if report.failed and not report.files else 0
 
@@ -90,10 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Configuration error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a person reads this: one line, no traceback
+        from service.index_handoff import HandOffError
         from service.local_llm import LocalLLMError
+        from service.local_service import ServiceRunningError
         from service.pipelines import PipelineDefinitionError
 
-        if isinstance(e, PipelineDefinitionError | LocalLLMError | FileNotFoundError):
+        if isinstance(
+            e, PipelineDefinitionError | LocalLLMError | FileNotFoundError | HandOffError | ServiceRunningError
+        ):
             print(f"Error: {e}", file=sys.stderr)
             return 2
         raise

@@ -3,6 +3,7 @@
 Routes: everything Hayhooks serves for the deployed wrappers (`POST /rag/run`, `POST /chat/run`, `/v1/models`,
 `/v1/chat/completions` with streaming, `/status`), plus `/draw/{name}`, which draws a graph offline (Hayhooks'
 own route calls the mermaid.ink web service). Hayhooks' deploy/undeploy routes only with `server.admin_routes`.
+In embedded mode, `POST /local/index` takes the runs of `rag index` on this machine (service/index_handoff.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -96,6 +98,7 @@ def create_service_app() -> FastAPI:
 
     from service.askai import add_askai_routes
     from service.gateway import install_gateway
+    from service.index_handoff import add_index_route
     from service.openai_chat import add_openai_routes
 
     settings = load_settings()
@@ -109,6 +112,8 @@ def create_service_app() -> FastAPI:
     add_openai_routes(app, settings)  # /v1/models, /v1/chat/completions: model -> (graph, LLM backend)
     add_askai_routes(app, settings)  # POST /askai/query, WebSocket /askai/ws
     install_gateway(app, settings)  # auth, access scopes, rate limits, cache, access log, /health /ready /metrics
+    if settings.stores.mode == "embedded":
+        add_index_route(app, settings)  # POST /local/index: `rag index` hands its runs over (service/index_handoff.py)
     root = settings.resolve_path(settings.server.pipelines_dir)
     for name in settings.server.pipelines:
         folder = root / name
@@ -179,17 +184,27 @@ def freeze_the_startup_heap(app: FastAPI) -> None:
     app.router.lifespan_context = lifespan
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(settings: Settings) -> None:
     """Run the service with uvicorn (several worker processes when `server.workers` > 1)."""
     import uvicorn
 
+    from service.local_service import advertise
+
     os.environ.setdefault("HAYHOOKS_STARTUP_DEPLOY_STRATEGY", "sequential")
-    uvicorn.run(
-        "service.server:create_service_app",
-        factory=True,
-        host=settings.server.host,
-        port=settings.server.port,
-        workers=settings.server.workers,
-        log_level="info",
-        access_log=False,  # the gateway writes the access log: one JSON line per request, with its stage times
-    )
+    # uvicorn (one process) stops on SIGTERM, then raises the signal again for the handler it found: let that be an
+    # exit that runs `finally` blocks (the default one ends the process at once, the notice left behind).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with advertise(settings):  # embedded mode: `rag index` finds the service in its data folder and hands it its runs
+        uvicorn.run(
+            "service.server:create_service_app",
+            factory=True,
+            host=settings.server.host,
+            port=settings.server.port,
+            workers=settings.server.workers,
+            log_level="info",
+            access_log=False,  # the gateway writes the access log: one JSON line per request, with its stage times
+        )

@@ -50,6 +50,9 @@ class ServerSettings(_Section):
     # CPU priority (nice, 0-19) of the threads that run the graphs' heavy nodes (embedder, retrievers, cross-encoder)
     # relative to the event loop, which answers cached requests and moves every request from node to node.
     graph_thread_nice: int = Field(5, ge=0, le=19)
+    # CPU priority (nice, 0-19) below the event loop of the thread that runs an indexing run `rag index` hands to the
+    # service (embedded mode): answers go first, the run uses what they leave.
+    indexing_thread_nice: int = Field(10, ge=0, le=19)
     # Hayhooks' in-memory buffer of every Haystack span (its /traces view). Off: under load it cost tens of ms per
     # graph node (bench/load.py); the access log and /metrics keep the per-stage timings.
     live_traces: bool = False
@@ -285,10 +288,10 @@ class GenerationLimits(_Section):
 
 
 class GenerationSettings(_Section):
-    enable_thinking: bool = False          # default; a request's `enable_thinking` wins
-    include_passage_text: bool = True      # sources carry their passage text unless a request says otherwise
-    openai_sources_footer: bool = True     # OpenAI answers end with a Markdown "Sources" list
-    tokenizer: str | None = None           # the LLM's tokenizer folder (tokenizer.json), for token budgets
+    enable_thinking: bool = False  # default; a request's `enable_thinking` wins
+    include_passage_text: bool = True  # sources carry their passage text unless a request says otherwise
+    openai_sources_footer: bool = True  # OpenAI answers end with a Markdown "Sources" list
+    tokenizer: str | None = None  # the LLM's tokenizer folder (tokenizer.json), for token budgets
     context: ContextSettings
     answerability: AnswerabilitySettings
     citations: CitationSettings

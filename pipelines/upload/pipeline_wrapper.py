@@ -5,13 +5,12 @@ shadow the project's `indexing` package. The graph is the same `pipelines/indexi
 runs, and its stores are the server's own instances (service/store_registry.py), shared with the `rag` graph.
 """
 
-import threading
 from typing import Any
 
 from fastapi import HTTPException, UploadFile
 from hayhooks import BasePipelineWrapper
 
-from indexing import Indexer
+from indexing.index_files import shared_indexer
 from indexing.uploads import UploadError, save_upload
 from service.settings import load_settings
 
@@ -20,8 +19,7 @@ class PipelineWrapper(BasePipelineWrapper):
     def setup(self) -> None:
         self.settings = load_settings()
         self.folder = self.settings.resolve_path(self.settings.indexing.upload_dir)
-        self.indexer = Indexer(self.settings)
-        self.lock = threading.Lock()  # one indexing run at a time: the manifest has one writer
+        self.indexer = shared_indexer(self.settings)  # runs one at a time, with `rag index`'s (Indexer.index)
 
     def run_api(self, files: list[UploadFile] | None = None) -> dict[str, Any]:
         """
@@ -37,6 +35,4 @@ class PipelineWrapper(BasePipelineWrapper):
             saved = [save_upload(self.folder, f.filename, f.file.read()) for f in files]
         except UploadError as e:
             raise HTTPException(status_code=400, detail=str(e)) from None
-        with self.lock:
-            report = self.indexer.index(saved)
-        return report.to_dict()
+        return self.indexer.index(saved).to_dict()

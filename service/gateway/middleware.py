@@ -169,6 +169,9 @@ class Gateway:
         self.redis = RedisLink(settings.redis) if uses_redis else None
         self.limiter = RateLimiter(settings.rate_limit, self.redis)
         self.cache = AnswerCache(settings.cache, self.redis, settings.resolve_path(settings.stores.data_dir))
+        # Routes that check their caller themselves, outside the users' authentication and limits (the local
+        # indexing route: service/index_handoff.py).
+        self.self_authenticating_paths: set[str] = set()
 
 
 class GatewayMiddleware:
@@ -263,6 +266,9 @@ class GatewayMiddleware:
         too_large = headers_too_large(scope, gw.settings.request_limits)
         if too_large:
             await refuse(431, too_large)
+            return
+        if ctx.path in gw.self_authenticating_paths:
+            await self.app(scope, receive, send_through)
             return
         if gw.authenticator.is_public(ctx.path) or ctx.method == "OPTIONS":
             if ctx.method != "OPTIONS":

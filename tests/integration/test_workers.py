@@ -22,11 +22,9 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +35,13 @@ import yaml
 from service.gateway.auth import hash_api_key
 from tests.integration.conftest import PROJECT_ROOT, RunningService, free_port, write_config
 from tests.integration.es_server import elasticsearch_url  # noqa: F401 (a fixture)
+from tests.integration.stub_llm import STUB_MODEL, StubLLM
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QDRANT_STORE = "haystack_integrations.document_stores.qdrant.document_store.QdrantDocumentStore"
 WORKERS = 2
 REQUESTS_PER_MINUTE = 12
-STUB_MODEL = "stub-llm"
-STUB_REPLY = "Le montant du marché est indiqué dans le document [1]."
 
 FIRST_DOCUMENT = """# Marché A1111 : réfection de la voirie de Testville
 
@@ -79,46 +76,6 @@ def redis_url() -> Iterator[str]:
     yield "redis://127.0.0.1:6379/0"
     if not was_up:
         _script("stop_redis.sh")
-
-
-class StubLLM:
-    """An OpenAI-compatible server answering every chat completion with the same reply; counts the calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, data: dict[str, Any]) -> None:
-                body = json.dumps(data).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._json({"object": "list", "data": [{"id": STUB_MODEL, "object": "model"}]})
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                stub.calls += 1
-                self._json({
-                    "id": "stub", "object": "chat.completion", "created": 0, "model": STUB_MODEL,
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": STUB_REPLY}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
 
 
 def _dense_in_memory(node: Any) -> Any:

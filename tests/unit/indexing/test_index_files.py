@@ -1,49 +1,27 @@
-
 """The indexer over the real `indexing` graph and the real embedded stores (Qdrant local mode and the BM25 store in
 temporary folders); only the embedder is replaced by a hashing stand-in, so that nothing loads a model."""
 
-import hashlib
+import threading
 from pathlib import Path
 
 import pytest
-from haystack import Document, Pipeline, component
+from haystack import Pipeline
 
-from indexing.index_files import IndexReport, _source_name, collect_files, index_paths
+from indexing.index_files import (
+    Indexer,
+    IndexReport,
+    _source_name,
+    collect_files,
+    index_paths,
+    manifest_path,
+    one_run_at_a_time,
+)
 from indexing.manifest import Manifest
 from indexing.uploads import UploadError, save_upload, upload_name
 from service.gateway.cache import read_index_generation
-from service.pipelines import ALLOWED_MODULES, bound_definition
-from service.store_registry import share_document_stores
+from tests.unit.indexing.hashing_graph import HashingEmbedder, indexing_graph
 
 pytestmark = pytest.mark.unit
-
-
-@component
-class HashingEmbedder:
-    """Stands in for the sentence-transformers embedder: a fixed vector per text."""
-
-    def __init__(self, dimension: int = 384) -> None:
-        self.dimension = dimension
-        self.embedded = 0
-
-    @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict:
-        HashingEmbedder.calls.append(len(documents))
-        out = []
-        for doc in documents:
-            digest = hashlib.sha256((doc.content or "").encode()).digest()
-            vector = [b / 255 + 0.01 for b in digest] * (self.dimension // 32)
-            out.append(Document(id=doc.id, content=doc.content, meta=doc.meta, embedding=vector))
-        return {"documents": out}
-
-
-HashingEmbedder.calls = []
-
-
-def indexing_graph(settings) -> Pipeline:
-    data = bound_definition("indexing", settings)
-    data["components"]["document_embedder"] = {"type": f"{__name__}.HashingEmbedder", "init_parameters": {}}
-    return share_document_stores(Pipeline.from_dict(data, allowed_modules=[*ALLOWED_MODULES, __name__]))
 
 
 def stored_ids(pipeline: Pipeline) -> tuple[set[str], set[str]]:
@@ -191,3 +169,64 @@ def test_uploads(tmp_path):
     save_upload(tmp_path / "up", "note.txt", b"v2")
     assert path.read_bytes() == b"v2"
     assert sorted(p.name for p in (tmp_path / "up").iterdir()) == ["note.txt"]
+
+
+def test_a_second_run_on_the_same_manifest_waits_for_the_first(corpus, settings, graph):
+    """Two runs at once (an upload and `rag index` handed to the service) would share the manifest: one waits."""
+    seen = []
+    with one_run_at_a_time(manifest_path(settings), lambda: None):  # another run holds the stores
+        waiting = threading.Thread(target=lambda: seen.append(index_paths_with_events(corpus, settings, graph)))
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive()  # still waiting
+    waiting.join(timeout=60)
+    events, report = seen[0]
+    assert events[0].waiting
+    assert len(report.added) == 4
+
+
+def index_paths_with_events(corpus, settings, graph):
+    events = []
+    report = Indexer(settings, graph).index([corpus], on_progress=events.append)
+    return events, report
+
+
+def test_progress_and_generation_after_every_batch(corpus, settings, graph):
+    settings = settings.model_copy(update={"indexing": settings.indexing.model_copy(update={"batch_files": 1})})
+    data_dir = settings.resolve_path(settings.stores.data_dir)
+    seen = []
+
+    def on_progress(event):
+        seen.append((event.files, event.total, read_index_generation(data_dir)))
+
+    report = Indexer(settings, graph).index([corpus], on_progress=on_progress)
+    assert [(files, total) for files, total, _ in seen] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    generations = [g for *_, g in seen]
+    assert generations == sorted(set(generations))  # a new generation after every batch: cached answers retire
+    assert report.chunks > 0
+
+
+def test_a_stopped_run_ends_after_its_batch_and_the_next_run_finishes(corpus, settings, graph):
+    settings = settings.model_copy(update={"indexing": settings.indexing.model_copy(update={"batch_files": 1})})
+    stop = threading.Event()
+    indexer = Indexer(settings, graph)
+    report = indexer.index([corpus], on_progress=lambda e: stop.set() if e.files == 2 else None, stop=stop)
+    assert (len(report.added), report.stopped) == (2, 2)
+    assert "stopped: 2 files not indexed" in report.summary()
+    rest = indexer.index([corpus])
+    assert (len(rest.added), rest.unchanged, rest.stopped) == (2, 2, 0)
+
+
+def test_index_report_round_trips_as_plain_data():
+    report = IndexReport(
+        added=["a"],
+        updated=["b"],
+        unchanged=3,
+        deleted=["c"],
+        missing=["/x/d.md"],
+        failed={"x.pdf": "EOF"},
+        stopped=1,
+        chunks=10,
+        seconds=1.5,
+    )
+    assert IndexReport.from_dict(report.to_dict()) == report
