@@ -9,8 +9,8 @@ ran before the int8 encoder) and of ONNX encoders, on the same chunks, with how 
 The chunks are the indexing graph's own (every node up to `figure_detector`, on the first `--limit` documents of
 each BEIR set written as Markdown files), embedded with the graph's prefix and metadata fields. Each round embeds
 all of them once with every variant, one variant after the other, so that the machine's load affects all alike;
-the table gives the median chunks/s over the rounds, its ratio to float32 torch, and the cosine of each chunk's
-embedding to float32 torch's (min and median).
+the table gives the median chunks/s over the rounds, its ratio to float32 torch's (and the median of the rounds'
+own ratios, steadier when the load drifts), and the cosine of each chunk's embedding to float32 torch's.
 """
 
 from __future__ import annotations
@@ -135,14 +135,19 @@ def main() -> int:
 
     reference = vectors["torch float32"]
     base = statistics.median(rates["torch float32"])
-    print(f"\n| embedder | chunks/s (median of {args.rounds}) | x float32 torch | cosine to float32 min / median |")
+    print(
+        f"\n| embedder | chunks/s (median of {args.rounds}) | x float32 torch (ratio of medians; median of the "
+        "rounds' ratios) | cosine to float32 min / median |"
+    )
     print("|---|---|---|---|")
     for name, values in rates.items():
         cos = (vectors[name] * reference).sum(axis=1) / (
             np.linalg.norm(vectors[name], axis=1) * np.linalg.norm(reference, axis=1)
         )
         median = statistics.median(values)
-        print(f"| {name} | {median:.2f} | {median / base:.2f} | {cos.min():.4f} / {np.median(cos):.4f} |")
+        per_round = statistics.median(v / b for v, b in zip(values, rates["torch float32"], strict=True))
+        cosine = f"{cos.min():.4f} / {np.median(cos):.4f}"
+        print(f"| {name} | {median:.2f} | {median / base:.2f}; {per_round:.2f} | {cosine} |")
     return 0
 
 
