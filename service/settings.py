@@ -87,6 +87,7 @@ class EmbedderSettings(_Section):
     dimension: int = Field(..., gt=0)
     query_prefix: str  # the embedder's own convention (e5: "query: "), no default: a wrong one costs recall
     document_prefix: str
+    onnx_file: str  # the encoder both graphs run, relative to `model` (scripts/install_models.py writes it)
     batch_size: int = Field(32, ge=1)
 
 

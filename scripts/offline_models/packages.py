@@ -34,6 +34,9 @@ BUILD_TOOLS = {
     "sentencepiece": ("sentencepiece", "0.2.3", []),
     "onnx": ("onnx", "1.23.2", []),  # reads the INT8 ONNX initializers (brings protobuf)
     "safetensors": ("safetensors", None, []),
+    # the embedder's int8 ONNX file (e5.export_onnx): onnxruntime fuses and quantizes it, torch (2.13.0, the
+    # CPU build scripts/setup.sh installs; not pinned here, pip would pull a CUDA build) exports it.
+    "onnxruntime": ("onnxruntime", "1.32.0", []),
 }
 
 
