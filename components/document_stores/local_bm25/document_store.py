@@ -222,6 +222,7 @@ class LocalBM25DocumentStore:
             writer.delete_documents_by_term(_ID, doc.id)
             writer.add_document(self._tantivy_document(doc))
         writer.commit()
+        self._save_analysis()  # the terms just written are of this analysis
         legacy.rename(legacy.with_name(f"{legacy.name}.imported"))
 
     def _analysis(self) -> dict[str, Any]:
@@ -251,9 +252,13 @@ class LocalBM25DocumentStore:
             writer.delete_documents_by_term(_ID, doc.id)
             writer.add_document(self._tantivy_document(doc))
         writer.commit()
+        self._save_analysis()
+
+    def _save_analysis(self) -> None:
         target = Path(self.path) / _ANALYSIS_FILE
         temporary = target.with_name(f".{_ANALYSIS_FILE}.tmp")
         temporary.write_text(json.dumps(self._analysis()), encoding="utf-8")
+        temporary.chmod(0o644)
         temporary.replace(target)
 
     # --- documents in and out -------------------------------------------------------------------------------------
