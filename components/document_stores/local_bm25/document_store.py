@@ -31,6 +31,7 @@ BM25_SCALING_FACTOR = 8  # as Haystack's InMemoryDocumentStore: scale_score maps
 _WRITER_HEAP_BYTES = 50_000_000  # tantivy's indexing buffer of one write batch (its floor is 15 MB)
 _WRITER_WAIT_SECONDS = 0.05  # how often a writer asks again for the lock another process holds
 _FILTER_MASKS_KEPT = 64
+_DOCUMENTS_KEPT = 20_000  # documents read from the index kept parsed, until the next change (~1.5 kB each)
 _FILTER_PAGE = 200  # candidates read at a time when filters must be evaluated on them
 
 # The fields of a chunk in the index: its id (a whole term, for overwrite and delete), the analysed terms of its
@@ -102,6 +103,7 @@ class LocalBM25DocumentStore:
         self._analysis_checked = False
         self._writing = False
         self._filter_masks: OrderedDict[str, dict[tuple[int, int], bool]] = OrderedDict()
+        self._documents_read: OrderedDict[tuple[int, int], Document] = OrderedDict()
         if Path(path).is_file():
             msg = f"{path} is a file: the BM25 store's path is a folder (an earlier version's JSON is <folder>.json)"
             raise ValueError(msg)
@@ -157,6 +159,7 @@ class LocalBM25DocumentStore:
                 self._searcher = self._index.searcher()
                 self._loaded_signature = signature
                 self._filter_masks.clear()
+                self._documents_read.clear()
             return self._searcher
 
     @contextmanager
@@ -282,9 +285,18 @@ class LocalBM25DocumentStore:
         entry.add_bytes(_DOCUMENT, json.dumps(stored.to_dict(flatten=False), ensure_ascii=False).encode())
         return entry
 
-    @staticmethod
-    def _document(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document:
-        return Document.from_dict(json.loads(searcher.doc(address).get_first(_DOCUMENT)))
+    def _document(self, searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document:
+        """The document at `address` of the current searcher; the last ones read are kept (parsing costs most)."""
+        key = (address.segment_ord, address.doc)
+        doc = self._documents_read.get(key)
+        if doc is None:
+            doc = Document.from_dict(json.loads(searcher.doc(address).get_first(_DOCUMENT)))
+            self._documents_read[key] = doc
+            if len(self._documents_read) > _DOCUMENTS_KEPT:
+                self._documents_read.popitem(last=False)
+        else:
+            self._documents_read.move_to_end(key)
+        return doc
 
     def _all(self, searcher: tantivy.Searcher | None) -> Iterator[Document]:
         if searcher is None or searcher.num_docs == 0:
