@@ -7,7 +7,7 @@ BM25 alone: French analysis against Haystack's default tokenisation, quality and
     .venv/bin/python bench/bm25_analysis.py --part quality --elasticsearch http://127.0.0.1:9200  # and Elasticsearch
 
 Quality: each BEIR corpus (title + text) goes into Haystack's `InMemoryDocumentStore` (its default regex tokeniser,
-BM25L: what the embedded store was before) and into `LocalBM25DocumentStore` (French analysis, bm25s); every query
+BM25L: what the embedded store was before) and into `LocalBM25DocumentStore` (French analysis, tantivy); every query
 is run once, nDCG@10 / Recall@10 are printed per store. Latency: 10k chunks of 180 words (spf-qr pages split as the
 indexing graph splits them, then piaf and cnil paragraphs), queries from piaf, top_k 20, with and without a filter;
 the store's file is on a temporary disk folder. Figures only: nothing is asserted.
@@ -183,7 +183,7 @@ def latency(folder: Path) -> None:
             times.append(time.perf_counter() - t)
         print(f"  - {label}: {percentiles(times)} (40 queries)")
 
-    path = str(folder / "bm25-latency.json")
+    path = str(folder / "bm25-latency")
     start = time.perf_counter()
     writer = LocalBM25DocumentStore(path=path)
     writer.write_documents(docs)

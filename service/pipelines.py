@@ -127,7 +127,7 @@ def _embedded_qdrant(params: dict[str, Any], settings: Settings) -> dict[str, An
 
 def _embedded_bm25_store(params: dict[str, Any], settings: Settings) -> dict[str, Any]:
     index = params.get("index", settings.stores.elasticsearch.index)
-    bound: dict[str, Any] = {"path": str(settings.resolve_path(settings.stores.data_dir) / f"bm25-{index}.json")}
+    bound: dict[str, Any] = {"path": str(settings.resolve_path(settings.stores.data_dir) / f"bm25-{index}")}
     if "meta_fields_to_search" in params:
         bound["meta_fields_to_index"] = params["meta_fields_to_search"]
     if "codes_boost" in params:

@@ -40,7 +40,7 @@ async def readiness(settings: Any, gateway: Any) -> tuple[int, dict[str, Any]]:
     async with httpx.AsyncClient() as client:
         if settings.stores.mode == "embedded":
             checks["vector_store"] = asyncio.sleep(0, _file_ok(data_dir / "qdrant", "Qdrant local store"))
-            bm25_file = data_dir / f"bm25-{settings.stores.elasticsearch.index}.json"
+            bm25_file = data_dir / f"bm25-{settings.stores.elasticsearch.index}" / "meta.json"
             checks["bm25_store"] = asyncio.sleep(0, _file_ok(bm25_file, "BM25 store"))
         else:
             qdrant_key = os.environ.get(settings.stores.qdrant.api_key_env)

@@ -115,7 +115,7 @@ def qdrant(tmp_path_factory: pytest.TempPathFactory) -> QdrantDocumentStore:
 
 @pytest.fixture(scope="module")
 def local_bm25(tmp_path_factory: pytest.TempPathFactory) -> LocalBM25DocumentStore:
-    store = LocalBM25DocumentStore(path=str(tmp_path_factory.mktemp("bm25") / "bm25.json"))
+    store = LocalBM25DocumentStore(path=str(tmp_path_factory.mktemp("bm25") / "bm25"))
     store.write_documents(_documents())
     return store
 

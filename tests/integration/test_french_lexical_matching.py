@@ -59,7 +59,7 @@ def elasticsearch(elasticsearch_url: str) -> Iterator[FrenchElasticsearchDocumen
 
 @pytest.fixture(scope="module")
 def local_bm25(tmp_path_factory: pytest.TempPathFactory) -> LocalBM25DocumentStore:
-    store = LocalBM25DocumentStore(path=str(tmp_path_factory.mktemp("bm25") / "bm25.json"))
+    store = LocalBM25DocumentStore(path=str(tmp_path_factory.mktemp("bm25") / "bm25"))
     store.write_documents(CORPUS)
     return store
 

@@ -46,7 +46,7 @@ class LocalBM25Retriever:
         self.filter_policy = FilterPolicy.from_str(filter_policy) if isinstance(filter_policy, str) else filter_policy
 
     def warm_up(self) -> None:
-        """Build the store's index before the first query (at 10k chunks it takes a few seconds)."""
+        """Open the store's index before the first query (and import the JSON file of an earlier version)."""
         self.document_store.warm_up()
 
     def to_dict(self) -> dict[str, Any]:

@@ -127,7 +127,7 @@ def test_bind_backends_embedded(settings, name):
         elif store:
             assert store == {
                 "type": LOCAL_BM25_STORE,
-                "init_parameters": {"path": str(data_dir / f"bm25-{settings.stores.elasticsearch.index}.json")},
+                "init_parameters": {"path": str(data_dir / f"bm25-{settings.stores.elasticsearch.index}")},
             }
 
 
@@ -219,7 +219,7 @@ def test_a_service_pipeline_is_built_warmed_up_and_kept_by_name(settings, monkey
 def test_build_pipeline_embedded_uses_the_local_bm25_store(settings):
     retriever = build_pipeline("rag", settings).get_component("bm25_retriever").retriever
     assert type(retriever).__name__ == "LocalBM25Retriever"
-    assert retriever.document_store.path == str(Path(settings.stores.data_dir) / "bm25-rag_documents.json")
+    assert retriever.document_store.path == str(Path(settings.stores.data_dir) / "bm25-rag_documents")
 
 
 def test_build_pipeline_ranker_top_k_follows_settings(settings):

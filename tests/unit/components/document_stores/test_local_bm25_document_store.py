@@ -1,4 +1,5 @@
 import json
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ TYPE = "components.document_stores.local_bm25.document_store.LocalBM25DocumentSt
 
 @pytest.fixture
 def path(tmp_path: Path) -> str:
-    return str(tmp_path / "stores" / "bm25-test.json")
+    return str(tmp_path / "stores" / "bm25-test")
 
 
 @pytest.fixture
@@ -28,14 +29,15 @@ def documents() -> list[Document]:
     ]
 
 
-def _on_disk(path: str) -> dict[str, dict]:
-    return {d["id"]: d for d in json.loads(Path(path).read_text(encoding="utf-8"))["documents"]}
+def _on_disk(path: str) -> dict[str, Document]:
+    """What a new instance (as another process would) reads from the folder."""
+    return {d.id: d for d in LocalBM25DocumentStore(path=path).filter_documents()}
 
 
 def test_init(path):
-    store = LocalBM25DocumentStore(path=path, bm25_algorithm="robertson", bm25_parameters={"k1": 1.2})
+    store = LocalBM25DocumentStore(path=path, bm25_algorithm="lucene", bm25_parameters={"k1": 1.2})
     assert store.path == path
-    assert store.bm25_algorithm == "robertson"
+    assert store.bm25_algorithm == "lucene"
     assert store.bm25_parameters == {"k1": 1.2}
     assert (store.stemmer, store.meta_fields_to_index) == ("french", ["title"])
     assert store.count_documents() == 0
@@ -45,15 +47,25 @@ def test_init(path):
 def test_init_rejects_an_unknown_algorithm(path):
     with pytest.raises(ValueError, match="bm25_algorithm must be one of"):
         LocalBM25DocumentStore(path=path, bm25_algorithm="BM25Okapi")
+    with pytest.raises(ValueError, match="bm25_algorithm must be one of"):
+        LocalBM25DocumentStore(path=path, bm25_algorithm="robertson")  # bm25s had it; tantivy has Lucene's only
+    with pytest.raises(ValueError, match=r"k1 1\.2 and b 0\.75 only"):
+        LocalBM25DocumentStore(path=path, bm25_parameters={"k1": 0.9})
+
+
+def test_init_rejects_a_file_as_its_folder(tmp_path):
+    (tmp_path / "bm25.json").write_text("{}")
+    with pytest.raises(ValueError, match="is a file"):
+        LocalBM25DocumentStore(path=str(tmp_path / "bm25.json"))
 
 
 def test_to_dict(path):
-    store = LocalBM25DocumentStore(path=path, bm25_algorithm="bm25+", bm25_parameters={"k1": 1.2}, stemmer="none")
+    store = LocalBM25DocumentStore(path=path, bm25_parameters={"k1": 1.2}, stemmer="none")
     assert store.to_dict() == {
         "type": TYPE,
         "init_parameters": {
             "path": path,
-            "bm25_algorithm": "bm25+",
+            "bm25_algorithm": "lucene",
             "bm25_parameters": {"k1": 1.2},
             "stemmer": "none",
             "meta_fields_to_index": ["title"],
@@ -66,20 +78,31 @@ def test_from_dict(path, documents):
     LocalBM25DocumentStore(path=path).write_documents(documents)
     data = {
         "type": TYPE,
-        "init_parameters": {"path": path, "bm25_algorithm": "atire", "bm25_parameters": {"b": 0.5}},
+        "init_parameters": {"path": path, "bm25_algorithm": "lucene", "bm25_parameters": {"b": 0.75}},
     }
     store = LocalBM25DocumentStore.from_dict(data)
-    assert (store.path, store.bm25_algorithm, store.bm25_parameters) == (path, "atire", {"b": 0.5})
+    assert (store.path, store.bm25_algorithm, store.bm25_parameters) == (path, "lucene", {"b": 0.75})
     assert store.count_documents() == len(documents)
     assert LocalBM25DocumentStore.from_dict(store.to_dict()).to_dict() == store.to_dict()
 
 
-def test_write_documents_creates_the_file(path, documents):
+def test_write_documents_creates_the_folder(path, documents):
     store = LocalBM25DocumentStore(path=path)
     assert store.write_documents(documents) == len(documents)
     assert set(_on_disk(path)) == {d.id for d in documents}
-    names = sorted(p.name for p in Path(path).parent.iterdir())
-    assert names == [Path(path).name, f"{Path(path).name}.lock"]  # the writers' lock, no temporary file left behind
+    assert (Path(path) / "meta.json").is_file()
+    assert oct((Path(path) / "meta.json").stat().st_mode & 0o777) == "0o644"  # readable by a server of another user
+
+
+def test_writes_add_segments_instead_of_rewriting_the_store(path):
+    store = LocalBM25DocumentStore(path=path)
+    store.write_documents([Document(id=f"d{i}", content=f"Chantier numéro {i} de voirie") for i in range(50)])
+    before = {p.name: p.stat().st_mtime_ns for p in Path(path).iterdir() if not p.name.startswith((".", "meta"))}
+    store.write_documents([Document(id="new", content="Nouvelle note de chantier")])
+    after = {p.name: p.stat().st_mtime_ns for p in Path(path).iterdir() if not p.name.startswith((".", "meta"))}
+    assert before
+    assert all(after.get(name) == mtime for name, mtime in before.items())  # the earlier segments are untouched
+    assert set(after) > set(before)
 
 
 def test_documents_persist_across_instances(path, documents):
@@ -113,7 +136,7 @@ def test_embeddings_are_not_stored(path):
     store = LocalBM25DocumentStore(path=path)
     store.write_documents([Document(id="d1", content="Texte", embedding=[0.1, 0.2, 0.3])])
     assert store.filter_documents()[0].embedding is None
-    assert _on_disk(path)["d1"]["embedding"] is None
+    assert _on_disk(path)["d1"].embedding is None
     assert LocalBM25DocumentStore(path=path).filter_documents()[0].embedding is None
 
 
@@ -143,14 +166,22 @@ def test_write_keeps_documents_written_by_another_instance(path, documents):
     assert set(_on_disk(path)) == {d.id for d in documents}
 
 
-def test_overwrite_saves_the_file_once_per_write(path, documents, monkeypatch):
+def test_a_write_is_one_commit(path, documents):
     store = LocalBM25DocumentStore(path=path)
-    store.write_documents(documents)
-    saves = []
-    original = store._save
-    monkeypatch.setattr(store, "_save", lambda target: (saves.append(len(store._documents)), original(target)))
+    store.write_documents(documents[:1])
+    with pytest.raises(DuplicateDocumentError):
+        store.write_documents([documents[1], documents[0]])  # the duplicate comes second: nothing is written
+    assert set(_on_disk(path)) == {"beton"}
     store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
-    assert saves == [len(documents)]  # never a file with part of the batch deleted
+    assert set(_on_disk(path)) == {d.id for d in documents}
+
+
+def test_overwrite_within_one_batch_keeps_the_last(path):
+    store = LocalBM25DocumentStore(path=path)
+    batch = [Document(id="d", content="Premier texte"), Document(id="d", content="Second texte")]
+    assert store.write_documents(batch, policy=DuplicatePolicy.OVERWRITE) == 2
+    assert [d.content for d in store.filter_documents()] == ["Second texte"]
+    assert store.write_documents(batch, policy=DuplicatePolicy.SKIP) == 0
 
 
 def test_write_of_an_existing_id_fails_by_default(path, documents):
@@ -343,7 +374,7 @@ def test_a_filter_is_evaluated_again_after_a_change(path, codes_corpus):
     assert [d.id for d in store.bm25_retrieval("chaussée", filters=lot_9, top_k=1)] == ["bb014"]
 
 
-def test_warm_up_builds_the_index(path, documents):
+def test_warm_up_opens_the_index(path, documents):
     LocalBM25DocumentStore(path=path).write_documents(documents)
     store = LocalBM25DocumentStore(path=path)
     assert store._index is None
@@ -363,3 +394,63 @@ def test_codes_weigh_more_than_words(path):
     assert LocalBM25DocumentStore(path=path).bm25_retrieval(query, top_k=1)[0].id == "code"
     unboosted = LocalBM25DocumentStore(path=path, codes_boost=0)
     assert unboosted.bm25_retrieval(query, top_k=1)[0].id == "words"  # a frequent code alone weighs little
+
+
+def _legacy_file(path: str, documents: list[Document]) -> Path:
+    """The single JSON file of the store's earlier versions, at `<folder>.json`."""
+    legacy = Path(f"{path}.json")
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"documents": [d.to_dict(flatten=False) for d in documents]}
+    legacy.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    return legacy
+
+
+def test_an_earlier_versions_file_is_imported_on_first_use(path, documents):
+    legacy = _legacy_file(path, documents)
+    store = LocalBM25DocumentStore(path=path)
+    assert [d.id for d in store.bm25_retrieval("béton fondations")] == ["beton"]
+    assert {d.id: d.meta for d in store.filter_documents()} == {d.id: d.meta for d in documents}
+    assert not legacy.exists()
+    assert legacy.with_name(f"{legacy.name}.imported").is_file()
+    assert json.loads((Path(path) / "analysis.json").read_text()) == {
+        "stemmer": "french",
+        "meta_fields_to_index": ["title"],
+    }
+    store.write_documents([Document(id="new", content="Nouveau")])
+    assert LocalBM25DocumentStore(path=path).count_documents() == len(documents) + 1  # imported once
+
+
+def test_a_store_of_another_analysis_indexes_its_documents_again(path):
+    LocalBM25DocumentStore(path=path).write_documents([Document(id="d", content="Canalisations posées")])
+    unstemmed = LocalBM25DocumentStore(path=path, stemmer="none")
+    assert unstemmed.bm25_retrieval("canalisation") == []  # the stemmed terms were replaced by whole words
+    assert [d.id for d in unstemmed.bm25_retrieval("canalisations")] == ["d"]
+
+
+def test_an_unreadable_earlier_file_says_so(path):
+    Path(path).parent.mkdir(parents=True)
+    Path(f"{path}.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="cannot import the BM25 store of an earlier version"):
+        LocalBM25DocumentStore(path=path).count_documents()
+
+
+def _write_in_another_process(path: str, prefix: str, batches: int) -> None:
+    store = LocalBM25DocumentStore(path=path)
+    for b in range(batches):
+        store.write_documents(
+            [Document(id=f"{prefix}-{b}-{i}", content=f"Note {prefix} lot {b} pièce {i + 10}") for i in range(5)]
+        )
+
+
+def test_processes_write_in_turn_and_a_reader_sees_their_writes(path):
+    reader = LocalBM25DocumentStore(path=path)
+    assert reader.count_documents() == 0
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_in_another_process, args=(path, p, 5)) for p in ("alpha", "beta")]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(120)
+    assert [process.exitcode for process in writers] == [0, 0]
+    assert reader.count_documents() == 2 * 5 * 5  # without reopening
+    assert [d.id for d in reader.bm25_retrieval("note alpha lot 4 pièce 13", top_k=1)] == ["alpha-4-3"]
