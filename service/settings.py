@@ -71,7 +71,7 @@ class ElasticsearchSettings(_Section):
 
 
 class StoresSettings(_Section):
-    # embedded: Qdrant local mode and an in-process BM25 store, both on disk under `data_dir`.
+    # embedded: Qdrant Edge (the Qdrant engine in the process) and an in-process BM25 store, on disk under `data_dir`.
     # servers: the Qdrant and Elasticsearch servers named below.
     mode: Literal["embedded", "servers"] = "embedded"
     data_dir: str = "var/data"
@@ -285,10 +285,10 @@ class GenerationLimits(_Section):
 
 
 class GenerationSettings(_Section):
-    enable_thinking: bool = False          # default; a request's `enable_thinking` wins
-    include_passage_text: bool = True      # sources carry their passage text unless a request says otherwise
-    openai_sources_footer: bool = True     # OpenAI answers end with a Markdown "Sources" list
-    tokenizer: str | None = None           # the LLM's tokenizer folder (tokenizer.json), for token budgets
+    enable_thinking: bool = False  # default; a request's `enable_thinking` wins
+    include_passage_text: bool = True  # sources carry their passage text unless a request says otherwise
+    openai_sources_footer: bool = True  # OpenAI answers end with a Markdown "Sources" list
+    tokenizer: str | None = None  # the LLM's tokenizer folder (tokenizer.json), for token budgets
     context: ContextSettings
     answerability: AnswerabilitySettings
     citations: CitationSettings
