@@ -135,7 +135,7 @@ def build_index(
         marker.write_text(json.dumps({"key": key, "names": write_corpus(corpus, files), "chunks": pad_chunks}))
         return json.loads(marker.read_text())["names"]
     names = write_corpus(corpus, files)
-    # In a child process: Qdrant's local mode locks its folder until the process that opened it ends.
+    # In a child process: the embedded Qdrant (Qdrant Edge) locks its folder until the process that opened it ends.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         summary, chunks = pool.apply(_index, (files, base, pad_chunks))
     print(f"index: {summary}", flush=True)
@@ -192,7 +192,7 @@ def retrieval_pipeline(settings: Settings) -> Pipeline:
     data["connections"] = [
         e for e in data["connections"] if {e["sender"].split(".")[0], e["receiver"].split(".")[0]} <= needed
     ]
-    # One store instance per store, as in the server: Qdrant's local mode refuses a second client on its folder.
+    # One store instance per store, as in the server: the embedded Qdrant refuses a second instance on its folder.
     return share_document_stores(Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES))
 
 
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
     queries = queries[: args.max_queries] if args.max_queries else queries
     rerank_queries = queries[: args.rerank_queries] if args.rerank_queries else queries
     suffix = f"-pad{args.pad_chunks}" if args.pad_chunks else ""
-    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: Qdrant local mode commits per point)
+    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: the stores write to disk as they go)
 
     base = {"stores.mode": "embedded", "stores.data_dir": str(data_dir), **parse_overrides(args.set)}
     names = build_index(dataset, corpus, data_dir, base, args.pad_chunks)
