@@ -51,10 +51,6 @@ class QdrantEdgeEmbeddingRetriever:
         self.filter_policy = FilterPolicy.from_str(filter_policy) if isinstance(filter_policy, str) else filter_policy
         self.score_threshold = score_threshold
 
-    def warm_up(self) -> None:
-        """Open the store's shard before the first query."""
-        self.document_store.warm_up()
-
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
             self,
