@@ -154,7 +154,7 @@ def index_folder(name: str, files: Path, overrides: dict[str, Any], data_root: P
         data_dir.mkdir(parents=True, exist_ok=True)
         config_file.write_text(yaml.safe_dump(config_with({**overrides, "stores.data_dir": str(data_dir)})))
         started = time.monotonic()
-        done = subprocess.run(  # a child process: Qdrant's local mode locks its folder until its process ends
+        done = subprocess.run(  # a child process: the embedded Qdrant locks its folder until its process ends
             [sys.executable, "-m", "service", "index", str(files)],
             env={**os.environ, "RAG_CONFIG": str(config_file)},
             capture_output=True,

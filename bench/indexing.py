@@ -3,10 +3,10 @@ Indexing throughput benchmark, through the product's own `indexing` graph and in
 
     .venv/bin/python bench/indexing.py                       # spf-qr + piaf-v1.1, stores on /dev/shm
     .venv/bin/python bench/indexing.py --limit 200           # the first 200 documents of each set
-    .venv/bin/python bench/indexing.py --data-dir var/bench  # stores on disk (Qdrant local mode commits per point)
+    .venv/bin/python bench/indexing.py --data-dir var/bench  # stores on disk
 
 Every document of the BEIR sets is written as a Markdown file (`# title`, then the text) into a temporary folder,
-then indexed by `indexing.Indexer` into fresh embedded stores (Qdrant local mode and the BM25 store). It prints
+then indexed by `indexing.Indexer` into fresh embedded stores (Qdrant Edge and the BM25 store). It prints
 files/s and chunks/s end to end (models already loaded), the embedder's own throughput on the same chunks in the
 same run (the graph's embedder component run again on each batch's chunks right after the graph, so that load
 drift affects both alike; that extra time is taken out of the end-to-end time), their ratio (target >= 0.85), the

@@ -153,7 +153,7 @@ class Service:
         config["rate_limit"] = {"backend": cache if cache != "off" else "memory", "requests_per_minute": 100_000,
                                 "concurrent_streams": 4}
         config["redis"]["retry_after_seconds"] = 2
-        # A copy of the indexed stores: Qdrant local mode allows one process per folder, and uploads stay there.
+        # A copy of the indexed stores: the embedded Qdrant allows one process per folder, and uploads stay there.
         self.served = ServedCopy(config, data_dir or config["stores"]["data_dir"], self.tmp)
         self.data_dir = str(self.served.data)
         self.url = self.served.url

@@ -144,7 +144,7 @@ def build_index(  # noqa: PLR0917
         marker.write_text(json.dumps({"key": key, "names": names, "chunks": pad_chunks, **written}))
         return names
     names = write_corpus(corpus, files)
-    # In a child process: Qdrant's local mode locks its folder until the process that opened it ends.
+    # In a child process: the embedded Qdrant (Qdrant Edge) locks its folder until the process that opened it ends.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         summary, chunks, written = pool.apply(_index, (files, base, pad_chunks, pad_text, dataset))
     print(f"index: {summary}", flush=True)
@@ -233,7 +233,7 @@ def retrieval_pipeline(settings: Settings) -> Pipeline:
     data["connections"] = [
         e for e in data["connections"] if {e["sender"].split(".")[0], e["receiver"].split(".")[0]} <= needed
     ]
-    # One store instance per store, as in the server: Qdrant's local mode refuses a second client on its folder.
+    # One store instance per store, as in the server: the embedded Qdrant refuses a second instance on its folder.
     return share_document_stores(Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES))
 
 
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
     queries = queries[: args.max_queries] if args.max_queries else queries
     rerank_queries = queries[: args.rerank_queries] if args.rerank_queries else queries
     suffix = pad_suffix(args.pad_chunks, args.pad_text)
-    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: Qdrant local mode commits per point)
+    data_dir = args.data_dir or Path("/dev/shm") / f"rag-bench-{dataset.name}{suffix}"  # noqa: S108 (tmpfs: the stores write to disk as they go)
 
     base = {"stores.mode": "embedded", "stores.data_dir": str(data_dir), **parse_overrides(args.set)}
     names = build_index(dataset, corpus, data_dir, base, args.pad_chunks, args.pad_text)

@@ -34,7 +34,7 @@ def resolve(path: str | Path) -> Path:
 
 
 class ServedCopy:
-    """`rag serve --no-llm` on `config` (a dict of hayhooks.yml), with a copy of `data_dir` (Qdrant local mode allows
+    """`rag serve --no-llm` on `config` (a dict of hayhooks.yml), with a copy of `data_dir` (the embedded Qdrant allows
     one process per folder), in `workdir`; `url` once it answers `/health`."""
 
     def __init__(self, config: dict[str, Any], data_dir: str | Path, workdir: Path, timeout: float = 600) -> None:

@@ -1,6 +1,6 @@
 """The notice a running service leaves in its data folder, so that `rag index` hands its runs to it.
 
-In embedded mode the stores are files that the process which opened them holds (Qdrant's local mode locks its
+In embedded mode the stores are files that the process which opened them holds (Qdrant Edge locks its
 folder): while `rag serve` runs, another process cannot open them. So `rag serve` writes `<data_dir>/service.json`
 when it starts — its pid, its URL and a random token, readable by its own user only — and removes it when it stops.
 `rag index` reads it: when the service it names is alive, the paths go to that service (`service.index_handoff`),

@@ -29,7 +29,7 @@ from service.pipelines import PipelineDefinitionError, build_pipeline, list_pipe
 from service.settings import Settings, load_settings
 
 # How often (seconds) the interpreter hands the GIL from a busy thread to another. The graphs' Python work (Qdrant
-# local mode, fusion, Haystack's own) runs in threads; the event loop answering cached requests, health checks
+# Edge searches, fusion, Haystack's own) runs in threads; the event loop answering cached requests, health checks
 # and streams waits for the GIL at every await. Python's 5 ms default lets a loaded graph thread add several
 # switch intervals to each of those answers.
 GIL_SWITCH_INTERVAL = 0.0005

@@ -74,7 +74,7 @@ class ElasticsearchSettings(_Section):
 
 
 class StoresSettings(_Section):
-    # embedded: Qdrant local mode and an in-process BM25 store, both on disk under `data_dir`.
+    # embedded: Qdrant Edge (the Qdrant engine in the process) and an in-process BM25 store, on disk under `data_dir`.
     # servers: the Qdrant and Elasticsearch servers named below.
     mode: Literal["embedded", "servers"] = "embedded"
     data_dir: str = "var/data"

@@ -1,8 +1,8 @@
 """One document store instance per store per process, shared by every graph that names it.
 
-Qdrant's local mode locks its folder: a second client on the same path in one process fails ("already accessed by
-another instance"). The `rag` graph and the upload endpoint's `indexing` graph run in the same server process, so
-their nodes must share one store object; sharing also keeps the in-process BM25 store's memory single.
+The embedded vector store (Qdrant Edge) locks its shard: a second instance on the same folder, in this process or
+another, cannot open it. The `rag` graph and the upload endpoint's `indexing` graph run in the same server process,
+so their nodes must share one store object; sharing also keeps the in-process BM25 store's memory single.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from haystack import Pipeline
 
 _STORES: dict[str, Any] = {}
 _LOCK = threading.Lock()
-STORE_ATTRIBUTES = ("document_store", "_document_store")  # writers and BM25 retrievers; Qdrant retrievers
+STORE_ATTRIBUTES = ("document_store", "_document_store")  # writers and our retrievers; qdrant-haystack's retrievers
 
 
 def store_key(store: Any) -> str:

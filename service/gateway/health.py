@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from components.retrievers.retrieval_report import BACKEND_STATUS
 from service.gateway.context import current_principal
 from service.gateway.observability import BACKEND_UP
+from service.pipelines import embedded_vector_path
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -39,7 +40,8 @@ async def readiness(settings: Any, gateway: Any) -> tuple[int, dict[str, Any]]:
     checks: dict[str, Any] = {}
     async with httpx.AsyncClient() as client:
         if settings.stores.mode == "embedded":
-            checks["vector_store"] = asyncio.sleep(0, _file_ok(data_dir / "qdrant", "Qdrant local store"))
+            vectors = embedded_vector_path(settings)
+            checks["vector_store"] = asyncio.sleep(0, _file_ok(vectors, "Qdrant Edge store"))
             bm25_file = data_dir / f"bm25-{settings.stores.elasticsearch.index}" / "meta.json"
             checks["bm25_store"] = asyncio.sleep(0, _file_ok(bm25_file, "BM25 store"))
         else:

@@ -114,7 +114,7 @@ class RunningService:
 
 def start_service(tmp: Path, data_dir: Path, **changes: object) -> RunningService:
     own_data = tmp / "data"
-    shutil.copytree(data_dir, own_data)  # Qdrant local mode allows one process per folder
+    shutil.copytree(data_dir, own_data)  # the embedded Qdrant allows one process per folder
     config = write_config(
         tmp / "hayhooks.yml", **{"stores/data_dir": str(own_data), "server/port": free_port(), **changes}
     )

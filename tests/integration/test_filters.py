@@ -1,9 +1,11 @@
 """
-Request filters mean the same in every store: Qdrant (local mode), the embedded BM25 store and Elasticsearch.
+Request filters mean the same in every store: Qdrant (local mode, as qdrant-haystack's own reference), Qdrant Edge
+(the embedded vector store, with the payload indexes the embedded binding gives it), the embedded BM25 store and
+Elasticsearch.
 
 The same documents go into each store; each filter must select the same ids through each store's retriever and
 `filter_documents`. Dates are ISO strings `YYYY-MM-DD` in `meta.publish_date` (what the indexing graph writes): they
-compare as dates in all three (Qdrant: datetime range; Elasticsearch: `date` field; Haystack's filters: ISO dates).
+compare as dates in all of them (Qdrant: datetime range; Elasticsearch: `date` field; Haystack's filters: ISO dates).
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from components.document_stores.elasticsearch_french import FrenchElasticsearchDocumentStore
 from components.document_stores.local_bm25 import LocalBM25DocumentStore
+from components.document_stores.qdrant_edge import QdrantEdgeDocumentStore
 from components.retrievers.local_bm25 import LocalBM25Retriever
+from components.retrievers.qdrant_edge import QdrantEdgeEmbeddingRetriever
+from service.pipelines import embedded_payload_indexes
+from service.settings import load_settings
 from tests.integration.es_server import elasticsearch_url  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.integration
@@ -68,6 +74,7 @@ FILTERS: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"d3", "d4", "d5", "d6"},
     ),
     "code_affaire, exact": (_eq("code_affaire", "A2458"), {"d1", "d2"}),
+    "date, exact (a datetime-indexed field in Qdrant Edge)": (_eq("publish_date", "2025-03-01"), {"d2"}),
     "date range, bounds included/excluded": (
         {
             "operator": "AND",
@@ -114,6 +121,20 @@ def qdrant(tmp_path_factory: pytest.TempPathFactory) -> QdrantDocumentStore:
 
 
 @pytest.fixture(scope="module")
+def qdrant_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QdrantEdgeDocumentStore]:
+    store = QdrantEdgeDocumentStore(
+        path=str(tmp_path_factory.mktemp("qdrant-edge")),
+        index="filters",
+        embedding_dim=4,
+        similarity="cosine",
+        payload_fields_to_index=embedded_payload_indexes(load_settings()),
+    )
+    store.write_documents(_documents())
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
 def local_bm25(tmp_path_factory: pytest.TempPathFactory) -> LocalBM25DocumentStore:
     store = LocalBM25DocumentStore(path=str(tmp_path_factory.mktemp("bm25") / "bm25"))
     store.write_documents(_documents())
@@ -133,6 +154,9 @@ def elasticsearch(elasticsearch_url: str) -> Iterator[FrenchElasticsearchDocumen
 def _retrieved(store: Any, filters: dict[str, Any]) -> set[str]:
     if isinstance(store, QdrantDocumentStore):
         found = QdrantEmbeddingRetriever(document_store=store, top_k=50).run(query_embedding=EMBEDDING, filters=filters)
+    elif isinstance(store, QdrantEdgeDocumentStore):
+        retriever = QdrantEdgeEmbeddingRetriever(document_store=store, top_k=50)
+        found = retriever.run(query_embedding=EMBEDDING, filters=filters)
     elif isinstance(store, LocalBM25DocumentStore):
         found = LocalBM25Retriever(document_store=store, top_k=50).run(query=QUERY, filters=filters)
     else:
@@ -142,7 +166,7 @@ def _retrieved(store: Any, filters: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
-@pytest.mark.parametrize("store_name", ["qdrant", "local_bm25", "elasticsearch"])
+@pytest.mark.parametrize("store_name", ["qdrant", "qdrant_edge", "local_bm25", "elasticsearch"])
 def test_a_filter_selects_the_same_documents_in_every_store(request, store_name, name):
     store = request.getfixturevalue(store_name)
     filters, expected = FILTERS[name]
@@ -150,13 +174,13 @@ def test_a_filter_selects_the_same_documents_in_every_store(request, store_name,
     assert {d.id for d in store.filter_documents(filters)} == expected
 
 
-@pytest.mark.parametrize("store_name", ["qdrant", "local_bm25", "elasticsearch"])
+@pytest.mark.parametrize("store_name", ["qdrant", "qdrant_edge", "local_bm25", "elasticsearch"])
 def test_no_filter_retrieves_everything(request, store_name):
     store = request.getfixturevalue(store_name)
     assert _retrieved(store, None) == {row[0] for row in META}  # type: ignore[arg-type]
 
 
-def test_every_store_holds_the_dates_as_iso_strings(qdrant, local_bm25, elasticsearch):
-    for store in (qdrant, local_bm25, elasticsearch):
+def test_every_store_holds_the_dates_as_iso_strings(qdrant, qdrant_edge, local_bm25, elasticsearch):
+    for store in (qdrant, qdrant_edge, local_bm25, elasticsearch):
         dates = {d.id: d.meta["publish_date"] for d in store.filter_documents()}
         assert dates == {row[0]: row[6] for row in META}, type(store).__name__

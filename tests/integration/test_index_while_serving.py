@@ -7,7 +7,7 @@ during the run and answers keep coming; the new document is found by the questio
 the service's notice (its data folder's `service.json`, mode 0600) is there while it serves and gone once stopped.
 
 The LLM is the stub OpenAI server (tests/integration/stub_llm.py): the answers are not under test here, the
-retrieval that finds the new document is (the real embedder, Qdrant local mode and the BM25 store).
+retrieval that finds the new document is (the real embedder, Qdrant Edge and the BM25 store).
 """
 
 from __future__ import annotations

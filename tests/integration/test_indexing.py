@@ -1,4 +1,4 @@
-"""Indexing real files with the real graph: the real embedder and the embedded stores (Qdrant local mode, BM25 store)
+"""Indexing real files with the real graph: the real embedder and the embedded stores (Qdrant Edge, BM25 store)
 in temporary folders. `rag index` runs as a real subprocess, killed with SIGKILL half-way in one test."""
 
 from __future__ import annotations

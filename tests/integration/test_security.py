@@ -53,7 +53,7 @@ def test_every_attack_of_the_probe_is_refused(local_llm, indexed_data_dir, tmp_p
 
 
 def test_a_graph_run_outside_a_request_in_the_served_app_sees_no_document(indexed_data_dir, tmp_path):
-    shutil.copytree(indexed_data_dir, tmp_path / "data")  # Qdrant local mode: one process per folder
+    shutil.copytree(indexed_data_dir, tmp_path / "data")  # the embedded Qdrant: one process per folder
     config = write_config(tmp_path / "hayhooks.yml", **{"stores/data_dir": str(tmp_path / "data")})
     done = subprocess.run(
         [sys.executable, "-c", OUTSIDE_A_REQUEST],

@@ -1,4 +1,4 @@
-"""The indexer over the real `indexing` graph and the real embedded stores (Qdrant local mode and the BM25 store in
+"""The indexer over the real `indexing` graph and the real embedded stores (Qdrant Edge and the BM25 store in
 temporary folders); only the embedder is replaced by a hashing stand-in, so that nothing loads a model."""
 
 import threading

@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,9 @@ from service.pipelines import (
     LOCAL_BM25_RETRIEVER,
     LOCAL_BM25_STORE,
     PROMPTS_DIR,
+    QDRANT_EDGE_RETRIEVER,
+    QDRANT_EDGE_STORE,
+    QDRANT_RETRIEVER,
     QDRANT_STORE,
     PipelineDefinitionError,
     bind_backends,
@@ -116,14 +118,21 @@ def test_bind_backends_embedded(settings, name):
             FRENCH_ELASTICSEARCH_STORE,
             ELASTICSEARCH_BM25_RETRIEVER,
             FRENCH_ELASTICSEARCH_BM25_RETRIEVER,
+            QDRANT_RETRIEVER,
         }
         store = component["init_parameters"].get("document_store")
-        if store and store["type"] == QDRANT_STORE:
+        assert not store or store["type"] != QDRANT_STORE
+        if store and store["type"] == QDRANT_EDGE_STORE:
             params = store["init_parameters"]
-            assert params["path"] == str(data_dir / "qdrant")
-            assert not {"url", "api_key"} & set(params)
+            assert params["path"] == str(data_dir / "qdrant-edge")
+            assert params["migrate_from"] == str(data_dir / "qdrant")  # the local-mode folder of earlier versions
+            assert not {"url", "api_key", "progress_bar"} & set(params)
             assert params["index"] == settings.stores.qdrant.index
             assert params["embedding_dim"] == settings.models.embedder.dimension
+            indexes = {i["field_name"]: i["field_schema"] for i in params["payload_fields_to_index"]}
+            assert indexes["meta.file_path"] == indexes["meta.code_affaire"] == "keyword"
+            assert indexes["meta.publish_date"] == "datetime"
+            assert set(settings.access.filter_fields) <= set(indexes)
         elif store:
             assert store == {
                 "type": LOCAL_BM25_STORE,
@@ -144,22 +153,30 @@ def test_indexing_writes_where_rag_reads(settings):
     assert _store_of(indexing, "bm25_writer") == _store_of(rag, "bm25_retriever")
 
 
-def test_embedded_qdrant_searches_by_dot_product_unless_the_folder_was_indexed_with_cosine(settings):
-    qdrant = Path(settings.stores.data_dir) / "qdrant"
-    assert _store_of(bound_definition("rag", settings), "dense_retriever")["init_parameters"]["similarity"] == (
-        "dot_product"  # a new folder: the embedders normalise, dot = cosine without local mode's re-normalising
-    )
-    qdrant.mkdir(parents=True)
-    meta = {"collections": {settings.stores.qdrant.index: {"vectors": {"size": 384, "distance": "Cosine"}}}}
-    (qdrant / "meta.json").write_text(json.dumps(meta))
+def test_bind_backends_embedded_dense_retriever(settings):
+    retriever = _unwrapped(bind_backends(_resolved("rag", settings), settings)["components"]["dense_retriever"])
+    assert retriever["type"] == QDRANT_EDGE_RETRIEVER
+    assert retriever["init_parameters"]["top_k"] == settings.retrieval.dense_top_k
+    assert retriever["init_parameters"]["document_store"]["type"] == QDRANT_EDGE_STORE
+
+
+def test_embedded_qdrant_keeps_the_declared_similarity(settings):
+    """Qdrant Edge normalises cosine vectors once, when written, as a Qdrant server does: no reason to change it."""
     for name, node in (("rag", "dense_retriever"), ("indexing", "vector_writer")):
         assert _store_of(bound_definition(name, settings), node)["init_parameters"]["similarity"] == "cosine"
 
 
+def test_embedded_qdrant_retriever_refuses_grouping(settings):
+    node = {"type": QDRANT_RETRIEVER, "init_parameters": {"top_k": 5, "group_by": "meta.file_path"}}
+    with pytest.raises(PipelineDefinitionError, match=r"group_by is not available with stores\.mode embedded"):
+        bind_backends(node, settings)
+
+
 def test_servers_mode_keeps_the_declared_similarity(servers_settings):
-    assert _store_of(bound_definition("rag", servers_settings), "dense_retriever")["init_parameters"][
-        "similarity"
-    ] == "cosine"
+    assert (
+        _store_of(bound_definition("rag", servers_settings), "dense_retriever")["init_parameters"]["similarity"]
+        == "cosine"
+    )
 
 
 def test_bind_backends_servers_leaves_types_untouched(servers_settings):

@@ -18,7 +18,7 @@ def _stores(pipeline):
 
 
 def test_graphs_built_in_one_process_share_their_stores(settings):
-    """Qdrant local mode allows one client per folder in a process: the rag and indexing graphs share theirs."""
+    """The embedded Qdrant (Qdrant Edge) allows one instance per folder: the rag and indexing graphs share theirs."""
     forget_document_stores()
     rag = _stores(build_pipeline("rag", settings))
     indexing = _stores(build_pipeline("indexing", settings))
