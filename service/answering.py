@@ -5,8 +5,9 @@ is formatted, before the LLM writes its first token; the LLM's tokens arrive thr
 feed one queue, read in order by the caller. Streamed text is routed between `thinking` and `response` as it
 arrives (`ReasoningStreamParser`), and its citations are checked by the answer node's own rule as it goes
 (`CitedAnswerBuilder.stream_citer`: statement by statement, a statement's end held back until it is checked; with
-the citation step off, numbers that point at no source are dropped). An answer the graph gives without the LLM (the refusal, when no passage can answer) comes
-as one `response`. A failing LLM ends the stream with an `error` event after the sources.
+the citation step off, numbers that point at no source are dropped). An answer the graph gives without the LLM (the
+refusal, when no passage can answer) comes as one `response`. A failing LLM ends the stream with an `error` event
+after the sources.
 
 Event types: `context` (`{"mode", "question", "sources"}`, always first), `thinking` and `response` (text deltas),
 `answer` (the finished `Answer`), `error` (a message), `done` (always last).
