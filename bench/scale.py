@@ -44,9 +44,9 @@ SERVE_TIMEOUT = 600.0
 
 
 def folder_bytes(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes on disk (allocated blocks, as `du`: Qdrant preallocates sparse files far larger than what they hold)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_blocks * 512 for p in files)
 
 
 def store_sizes(data_dir: Path) -> dict[str, int]:
