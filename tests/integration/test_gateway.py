@@ -148,10 +148,9 @@ def test_killing_redis_mid_run_fails_no_request_and_it_recovers_without_restart(
 
 
 def test_query_embeddings_are_cached_in_the_real_redis_and_survive_it_going_down(redis_server):
-    from haystack.core.serialization import component_from_dict
+    from haystack import Pipeline
 
-    from components.embedders.cached_text_embedder import CachedTextEmbedder
-    from service.pipelines import bound_definition
+    from service.pipelines import ALLOWED_MODULES, bound_definition
     from service.settings import load_settings
 
     settings = load_settings().model_copy(deep=True)
@@ -159,7 +158,9 @@ def test_query_embeddings_are_cached_in_the_real_redis_and_survive_it_going_down
     settings.redis.url = redis_server
     settings.redis.retry_after_seconds = 1
     node = bound_definition("rag", settings)["components"]["query_embedder"]  # as the rag graph builds it
-    embedder = component_from_dict(CachedTextEmbedder, node, "query_embedder")
+    graph = Pipeline.from_dict({"components": {"query_embedder": node}, "connections": []},
+                               allowed_modules=ALLOWED_MODULES)
+    embedder = graph.get_component("query_embedder")
     embedder.warm_up()
     question = f"Quel est le délai de garantie du lot {secrets.token_hex(4)} ?"
     key = embedder.key(question)

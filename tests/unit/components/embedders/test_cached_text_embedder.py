@@ -6,6 +6,8 @@ from haystack import component, default_from_dict, default_to_dict
 
 from components.embedders.cached_text_embedder import CachedTextEmbedder
 
+pytestmark = pytest.mark.unit
+
 
 @component
 class CountingEmbedder:
