@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from haystack.dataclasses import ChatMessage  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from bench.retrieval import config_with  # noqa: E402
+from bench.retrieval import config_with, parse_variant  # noqa: E402
 from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations  # noqa: E402
@@ -130,17 +130,6 @@ def is_right(answer: str, key_facts: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- configuration
-def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    name, _, spec = text.partition(":")
-    overrides: dict[str, Any] = {}
-    for item in filter(None, spec.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--variant expects NAME:key=value,key=value, got {text!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
-    return name, overrides
-
-
 def index_folder(name: str, files: Path, overrides: dict[str, Any], data_root: Path) -> Path:
     """The folder indexed by the real `rag index` into a data dir keyed by its files and the indexing graph."""
     base = config_with(overrides)

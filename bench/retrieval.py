@@ -319,11 +319,24 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def split_settings(spec: str) -> list[str]:
+    """`a=1,b=[x, y],c={k: v}` -> its `key=value` items: commas inside brackets or braces belong to the value."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(spec):
+        depth += (char in "[{") - (char in "]}")
+        if char == "," and depth == 0:
+            items.append(spec[start:i])
+            start = i + 1
+    items.append(spec[start:])
+    return [item for item in items if item.strip()]
+
+
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """`NAME:key=value,key=value` (dotted keys of hayhooks.yml; values in YAML, lists as `[a,b]`)."""
     name, _, spec = text.partition(":")
     if not spec:
         raise SystemExit(f"--variant expects NAME:key=value,key=value, got {text!r}")
-    return name, parse_overrides(spec.split(","))
+    return name, parse_overrides(split_settings(spec))
 
 
 def main(argv: list[str] | None = None) -> None:  # noqa: PLR0915
