@@ -161,13 +161,13 @@ def test_a_file_that_extends_another_changes_only_what_it_says(tmp_path):
     (tmp_path / "site.yml").write_text(
         f"extends: {DEFAULT_CONFIG_PATH}\n"
         "server: {workers: 3}\n"
-        "models: {llm: {backends: {qwen2.5-coder-1.5b-instruct: null}}}\n",
+        "models: {llm: {backends: {qwen2.5-coder-0.5b-instruct: null}}}\n",
         encoding="utf-8",
     )
     site, default = load_settings(tmp_path / "site.yml"), load_settings(DEFAULT_CONFIG_PATH)
     assert site.server.workers == 3
     assert site.server.port == default.server.port  # merged key by key, not replaced
-    assert set(site.models.llm.backends) == set(default.models.llm.backends) - {"qwen2.5-coder-1.5b-instruct"}
+    assert set(site.models.llm.backends) == set(default.models.llm.backends) - {"qwen2.5-coder-0.5b-instruct"}
     assert site.retrieval == default.retrieval
 
 

@@ -3,12 +3,13 @@ from haystack import Document
 from haystack.core.serialization import component_from_dict, component_to_dict
 
 from components.builders.context_formatter import ContextFormatter, strip_markup
-from service.settings import PROJECT_ROOT
+from service.settings import load_settings
 
 pytestmark = pytest.mark.unit
 
 TYPE = "components.builders.context_formatter.ContextFormatter"
-QWEN_TOKENIZER = PROJECT_ROOT / "var" / "models" / "qwen2.5-coder-0.5b-instruct"
+# The local LLM's tokenizer, the one `make setup` installs (generation.tokenizer: null resolves to it).
+QWEN_TOKENIZER = load_settings().resolve_path(load_settings().generation.tokenizer)
 
 
 def _doc(source: str, text: str = "Texte.", score: float = 0.5, **meta) -> Document:

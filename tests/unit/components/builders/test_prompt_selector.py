@@ -45,14 +45,28 @@ def test_unknown_prompt_type_is_refused(selector):
 
 
 @pytest.mark.parametrize("name", PROMPTS)
-def test_every_prompt_is_french_cites_and_refuses(selector, name):
+def test_every_prompt_is_french_and_cites(selector, name):
     system, user = selector.run(query="Quel délai ?", context="[1] Titre : T\nTrois mois.", prompt_type=name)["prompt"]
     assert system.is_from("system")
-    assert REFUSAL in system.text
-    assert "extraits numérotés" in system.text
+    assert "uniquement à partir des extraits numérotés" in system.text
     assert "[1]" in system.text  # shows how to cite
     assert "[1] Titre : T\nTrois mois." in user.text
     assert "Quel délai ?" in user.text
+
+
+@pytest.mark.parametrize("name", ["default", "chiffres", "fiche"])
+def test_question_prompts_leave_the_refusal_to_the_answerability_check(selector, name):
+    # Asked to answer the refusal sentence when the passages do not hold the answer, the 1.5B model answered it to
+    # 4 of the first 5 figure questions whose answer was in its passages (bench/answers.py, README « Which local
+    # model »); the graph's answerability check refuses before the LLM instead.
+    system = selector.run(query="Quel délai ?", context="[1] Trois mois.", prompt_type=name)["prompt"][0]
+    assert REFUSAL not in system.text
+
+
+@pytest.mark.parametrize("name", ["summary", "comparison"])
+def test_summary_and_comparison_prompts_still_allow_the_refusal(selector, name):
+    system = selector.run(query="Résume le sujet.", context="[1] Trois mois.", prompt_type=name)["prompt"][0]
+    assert REFUSAL in system.text
 
 
 def test_history_goes_before_the_question_trimmed_to_the_budget(selector):
