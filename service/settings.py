@@ -245,7 +245,7 @@ class IndexingSettings(_Section):
 class ContextSettings(_Section):
     """What the LLM sees of the ranked passages (`ContextFormatter`)."""
 
-    max_docs: int = Field(5, ge=1, le=50)
+    max_docs: int = Field(3, ge=1, le=50)
     max_chunks_per_source: int = Field(2, ge=1, le=20)
     max_tokens_per_doc: int = Field(350, ge=16, le=8000)
     strip_markup: bool = True

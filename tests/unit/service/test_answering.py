@@ -204,15 +204,25 @@ async def test_rag_events_content(rag):
 
 
 async def test_rag_events_feed_the_question_and_numbered_passages_to_the_graph(rag):
+    question = "Que prévoit le planning du lot 2 ?"
     llm, ranker, dense = FakeChatGenerator("Oui [1]."), FakeRanker(PASSAGES), FakeDenseRetriever()
-    await _all(rag_events(rag(llm, ranker, dense), QUESTION, FILTERS))
-    assert ranker.queries == [QUESTION]
+    await _all(rag_events(rag(llm, ranker, dense), question, FILTERS))
+    assert ranker.queries == [question]
     assert dense.filters == [FILTERS]
     (prompt,) = llm.prompts
     user = prompt[-1].text
-    assert QUESTION in user
+    assert question in user
     assert "[1] CCTP lot 2\nLe délai" in user
     assert "[2] Planning\nLe planning" in user
+
+
+async def test_a_figure_question_reads_its_key_lines_numbered_like_the_sources(rag, settings):
+    assert "question_chiffree" in settings.generation.context.key_lines_only
+    llm = FakeChatGenerator("3 mois [1].")
+    await _all(rag_events(rag(llm), QUESTION))
+    user = llm.prompts[0][-1].text
+    assert "[1] Le délai d'exécution du lot 2 est de 3 mois." in user
+    assert "Le planning prévoit" not in user  # no figure, none of the question's words: not a key line
 
 
 async def test_collect_returns_the_answer(rag):
