@@ -86,14 +86,18 @@ def ask(page, webui: OpenWebUI, question: str, model: str | None = None):
         page.locator("#chat-input").fill(question)
     answers = page.locator("#response-content-container")
     before = answers.count()
+    finished = page.locator(".copy-response-button")  # a message's action buttons come once it is done
+    finished_before = finished.count()
     page.click("#send-message-button")
     deadline, last, stable = time.monotonic() + ANSWER_TIMEOUT, "", 0
-    while time.monotonic() < deadline:  # done: a new answer whose text has not changed for 8 s
+    while time.monotonic() < deadline:
+        # Done: a new answer with its action buttons, whose text has not changed for 4 s (the text alone stays
+        # still while the model thinks behind a collapsed « Thinking… » block).
         time.sleep(2)
         text = answers.nth(before).inner_text() if answers.count() > before else ""
         stable = stable + 1 if text.strip() and text == last else 0
         last = text
-        if stable >= 4:
+        if stable >= 2 and finished.count() > finished_before:
             return answers.nth(before)
     raise AssertionError(f"no complete answer within {ANSWER_TIMEOUT} s; last text: {last[:300]!r}")
 
