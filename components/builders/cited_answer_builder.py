@@ -120,7 +120,7 @@ class CitedAnswerBuilder:
             }
         statements = self.citer.cite_answer(answer.strip(), passage_texts(documents))
         cited_answer = "".join(st.text for st in statements).strip()
-        extract = closest_extract(cited_answer, query, key_lines)
+        extract = closest_extract(cited_answer or answer.strip(), query, key_lines)  # « [1] » alone: no statement
         extract_from = key_lines[0]["number"] if extract and key_lines else None
         sources = []
         for i, doc in enumerate(documents, start=1):
@@ -134,7 +134,7 @@ class CitedAnswerBuilder:
                 entry["cited_by"] = "extract"
             sources.append(entry)
         return {
-            "answer": cited_answer + extract,
+            "answer": (cited_answer + extract).strip(),
             "thinking": thinking,
             "sources": sources,
             "invalid_citations": invalid,

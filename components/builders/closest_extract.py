@@ -1,4 +1,5 @@
-"""When the model only restates the question, the passage line closest to it is shown after the answer.
+"""When the model only restates the question (or answers with citation marks alone), the passage line closest to it
+is shown after the answer.
 
 The packaged small models sometimes answer with the question itself (« La signalisation horizontale provisoire de la
 RD 912 est-elle prévue ? », « La personne qui est Laurent Castaing est M. Laurent Castaing. »). Such an answer says
@@ -25,10 +26,15 @@ _analyzer = FrenchAnalyzer()
 
 
 def restates_question(answer: str, question: str) -> bool:
-    """Whether an answer says nothing the question did not: only questions, or no new word and no new figure."""
+    """
+    Whether an answer says nothing the question did not: no words at all (« [1] »), only questions, or no new word
+    and no new figure.
+    """
     statements = [without_citations(s).strip() for s in split_statements(answer)]
     statements = [s for s in statements if s]
-    if not statements or fold(NOT_IN_DOCUMENTS.lower()).rstrip(".") in fold(answer.lower()):
+    if not statements:  # nothing but citation marks (« [1] »): the model pointed at a passage and said nothing
+        return bool(answer.strip())  # no text at all: nothing was streamed (the whole answer comes later)
+    if fold(NOT_IN_DOCUMENTS.lower()).rstrip(".") in fold(answer.lower()):
         return False
     if all(s.endswith("?") for s in statements):
         return True

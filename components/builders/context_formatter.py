@@ -101,7 +101,9 @@ class ContextFormatter:
         :param key_lines: How many lines (sentences, list items, table rows under their header) that hold most of
             the question's words are shown first, under « Passages clés », with their passage number (0: none).
         :param key_lines_only: Query classes (`question_chiffree`...) whose context is the key lines alone, when
-            there are some: a small model picks the figure among a few lines rather than in whole tables.
+            there are some: a small model picks the figure among a few lines rather than in whole tables. Those
+            lines are read in every ranked passage of the first `max_docs` documents (`max_chunks_per_source`
+            bounds the whole passages shown), each passage cut to `max_tokens_per_doc`.
         :param key_rows_as_fields: Whether a table row among the key lines is written as `column : value` pairs
             (`Désignation : BB 0/10 ; PU HT (€) : 15,20`) instead of under its Markdown header row: a small model
             reads a value with its column name, where it miscounts the cells of a Markdown row.
@@ -148,6 +150,29 @@ class ContextFormatter:
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
             sources that were searched, with no key lines).
         """
+        kept = self._passages(documents, whole=True)
+        if not kept or not answerable:
+            return {"documents": kept, "key_lines": []}  # no context: nothing to answer from, the LLM is not asked
+        if query and self.key_lines and query_class in self.key_lines_only:
+            # Lines alone: every ranked passage of the shown documents is read for them (the answer of a precise
+            # question is often in a document's third or fourth passage), each within the document's budget.
+            read = self._passages(documents, whole=False)
+            lines = self.key_lines_of(query, read)
+            if lines:
+                return {"documents": read, "context": self.key_passages(lines), "key_lines": lines}
+        context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
+        lines = self.key_lines_of(query, kept) if query and self.key_lines else []
+        key = self.key_passages(lines)
+        if not key:
+            return {"documents": kept, "context": context, "key_lines": lines}
+        return {"documents": kept, "context": f"{key}\n\n{context}", "key_lines": lines}
+
+    def _passages(self, documents: list[Document], *, whole: bool) -> list[Document]:
+        """
+        The passages shown, in ranking order, markup stripped: those of the first `max_docs` documents; `whole`:
+        at most `max_chunks_per_source` of one document, within `max_tokens_per_doc` together; else every passage
+        of those documents, each cut to `max_tokens_per_doc` (only some of their lines are shown).
+        """
         kept: list[Document] = []
         per_source: dict[str, int] = {}
         budget_left: dict[str, int] = {}
@@ -155,25 +180,16 @@ class ContextFormatter:
             key = document_key(document)
             if key not in per_source and len(per_source) >= self.max_docs:
                 continue
-            if per_source.get(key, 0) >= self.max_chunks_per_source or budget_left.get(key, 1) <= 0:
+            if whole and (per_source.get(key, 0) >= self.max_chunks_per_source or budget_left.get(key, 1) <= 0):
                 continue
-            left = budget_left.get(key, self.max_tokens_per_doc)
+            left = budget_left.get(key, self.max_tokens_per_doc) if whole else self.max_tokens_per_doc
             text, was_cut, tokens = self._shown(document.content or "", left)
             if not text:
                 continue
             per_source[key] = per_source.get(key, 0) + 1
             budget_left[key] = 0 if was_cut else left - tokens
             kept.append(replace(document, content=text))
-        if not kept or not answerable:
-            return {"documents": kept, "key_lines": []}  # no context: nothing to answer from, the LLM is not asked
-        context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
-        lines = self.key_lines_of(query, kept) if query and self.key_lines else []
-        key = self.key_passages(lines)
-        if key and query_class in self.key_lines_only:
-            return {"documents": kept, "context": key, "key_lines": lines}
-        if not key:
-            return {"documents": kept, "context": context, "key_lines": lines}
-        return {"documents": kept, "context": f"{key}\n\n{context}", "key_lines": lines}
+        return kept
 
     def key_passages(self, lines: list[dict[str, Any]]) -> str:
         """The key lines as the prompt shows them, under « Passages clés », each with its passage number."""

@@ -200,10 +200,12 @@ class StreamingStatementCiter:
         self.statements: list[Statement] = []
         self._pending = ""  # the current statement as the model wrote it
         self._shown = 0  # characters of it already shown (of its text without citations)
+        self._received = ""  # the whole text as the model wrote it
 
     def feed(self, text: str) -> str:
         """What can be shown now: the statements completed by this text, cited, and the start of the next one."""
         self._pending += text
+        self._received += text
         pieces = split_statements(self._pending)
         done, self._pending = pieces[:-1], pieces[-1] if pieces else ""
         out = self._emit(done) if done else ""
@@ -218,7 +220,8 @@ class StreamingStatementCiter:
         rest, self._pending = self._pending, ""
         out = self._emit([rest]) if rest else ""
         if self.epilogue is not None:
-            out += self.epilogue("".join(st.text for st in self.statements).strip())
+            cited = "".join(st.text for st in self.statements).strip()
+            out += self.epilogue(cited or self._received.strip())  # « [1] » alone leaves no statement
         return out
 
     def _emit(self, pieces: list[str]) -> str:

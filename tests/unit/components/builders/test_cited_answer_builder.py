@@ -400,6 +400,8 @@ PLANNING_KEY = [
         ("Elle est prévue en semaine 46, après le rabotage.", False),
         ("Les documents fournis ne contiennent pas cette information.", False),
         ("Oui, la signalisation horizontale provisoire de la RD 912 est prévue.", False),  # a yes/no answer
+        ("[1]", True),  # a passage pointed at, nothing said
+        ("", False),  # no text yet: nothing streamed
     ],
 )
 def test_an_answer_restating_the_question_is_told_from_one_that_answers(answer, restates):
@@ -435,6 +437,18 @@ def test_a_sentence_extract_is_quoted_and_cited():
         "\n\nExtrait le plus proche de la question : « L'avenant sera présenté au conseil municipal du jeudi"
         " 4 septembre 2025. » [2]"
     )
+
+
+def test_an_answer_of_citation_marks_alone_gets_the_closest_line():
+    out = CitedAnswerBuilder().run(
+        replies=[ChatMessage.from_assistant("[1]")], documents=PLANNING, query=PLANNING_QUESTION,
+        key_lines=PLANNING_KEY,
+    )
+    assert out["answer"].startswith("Extrait le plus proche de la question :\n\n| Phase | Début | Fin |")
+    assert out["sources"][0]["cited_by"] == "extract"
+    streaming = CitedAnswerBuilder().stream_citer(PLANNING, PLANNING_QUESTION, PLANNING_KEY)
+    shown = streaming.feed("[") + streaming.feed("1]") + streaming.close()
+    assert shown.strip() == out["answer"]  # streamed and whole alike
 
 
 def test_an_answer_that_answers_gets_no_extract():

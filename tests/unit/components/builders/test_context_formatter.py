@@ -157,3 +157,20 @@ def test_a_key_table_row_can_be_shown_as_column_value_pairs():
     row = "N° : 7 ; Désignation : BB 0/10 ép. 5 cm, couche de roulement ; PU HT (€) : 15,20"
     assert key == f"Passages clés :\n[1] {row}"
     assert "| 7 | BB 0/10" in blocks  # the passage itself keeps its table
+
+
+def test_key_lines_alone_are_read_in_every_passage_of_the_shown_documents():
+    passages = [
+        _doc("cr.md", "Présents : M. Lebrun, Mme Garnier.", title="CR de chantier n° 4"),
+        _doc("cr.md", "Avancement : purges terminées le 3 octobre.", title="CR de chantier n° 4"),
+        _doc("cr.md", "Prochaine réunion de chantier : mercredi 15 octobre 2025 à 9 h.", title="CR de chantier n° 4"),
+        _doc("planning.md", "Réunion de lancement le 1er septembre 2025.", title="Planning"),
+    ]
+    formatter = ContextFormatter(max_docs=1, max_chunks_per_source=2, key_lines=2, key_lines_only=["question_chiffree"])
+    question = "Quand est prévue la prochaine réunion de chantier ?"
+    alone = formatter.run(documents=passages, query=question, query_class="question_chiffree")
+    assert "[3] Prochaine réunion de chantier : mercredi 15 octobre 2025 à 9 h." in alone["context"]
+    assert [d.content for d in alone["documents"]] == [p.content for p in passages[:3]]  # [3] is the third
+    whole = formatter.run(documents=passages, query=question, query_class="autre")
+    assert len(whole["documents"]) == 2  # whole passages: max_chunks_per_source
+    assert "15 octobre" not in whole["context"]
