@@ -155,7 +155,7 @@ class ContextFormatter:
             return {"documents": kept, "key_lines": []}  # no context: nothing to answer from, the LLM is not asked
         if query and self.key_lines and query_class in self.key_lines_only:
             # Lines alone: every ranked passage of the shown documents is read for them (the answer of a precise
-            # question is often in a document's third or fourth passage), each within the document's budget.
+            # question is often in a document's third or fourth passage), each cut to `max_tokens_per_doc`.
             read = self._passages(documents, whole=False)
             lines = self.key_lines_of(query, read)
             if lines:
