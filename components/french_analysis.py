@@ -91,6 +91,23 @@ def contains_whole(text: str, phrase: str) -> bool:
     return re.search(pattern, plain(text)) is not None
 
 
+# A capitalised word (« Chaume », « Bréchy », « Val-de-Lière »'s parts); acronyms and codes are not among them.
+_PROPER_NAME = re.compile(r"(?<![\w'’-])([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜ][a-zàâäçéèêëîïôöùûüœ]{2,})(?![\w])")
+
+
+def proper_names(text: str) -> list[str]:
+    """
+    The capitalised words of `text` that do not open a sentence, as written and in order: the names of places,
+    people and organisations (« pont de la Chaume », « la commune de Bréchy »).
+    """
+    names = []
+    for match in _PROPER_NAME.finditer(text or ""):
+        before = text[: match.start()].rstrip(" «\"'(")
+        if before and before[-1] not in ".!?:;":  # a sentence's first word is capitalised anyway
+            names.append(match.group(1))
+    return names
+
+
 def folded_stop_words(words: frozenset[str] = FRENCH_STOP_WORDS | QUESTION_WORDS) -> frozenset[str]:
     """The stop words as they are compared: folded (`été` -> `ete`)."""
     return frozenset(fold(w) for w in words)

@@ -4,21 +4,22 @@ carried in when the rewrite lost them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from haystack import component
 from haystack.dataclasses import ChatMessage
 
 from components.builders.reasoning import split_reasoning
-from components.french_analysis import fold
+from components.french_analysis import fold, proper_names
 from components.inline_async import runs_inline
 
 _QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)
 # A code names an affair, a document, a norm or a place: a letter and a digit (`A2458`, `F2025-0412`, `PRO-SEC-04`,
-# `C07`), or `RD 912` / `NF P 98-331` style references.
+# `C07`, `2024-VH-07`), or `RD 912` / `NF P 98-331` style references.
 _CODE = re.compile(
     r"(?<![\w-])(?:(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d|[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*"
-    r"|\d+[A-Za-z][\w-]*)(?![\w-])"
+    r"|\d+-?[A-Za-z][\w-]*)(?![\w-])"
 )
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # « et pour B1037 ? », « et en 2022 ? », « Et la facture F2025-0412 ? »: the earlier question about something else.
@@ -26,6 +27,7 @@ _ELLIPSIS = re.compile(
     r"^\s*et\s+(?:pour|en|de|du|des|dans|sur|avec|concernant|à propos de|a propos de)?\s*(.+?)\s*\??\s*$", re.IGNORECASE
 )
 _MAX_ELLIPSIS_WORDS = 6
+_MAX_CARRIED = 3  # codes or names added to a follow-up at most
 
 
 def codes_in(text: str) -> list[str]:
@@ -62,9 +64,11 @@ class StandaloneQuestionBuilder:
     answer it instead; retrieval then finds another affair. So the rewrite is checked, in this order:
     - an ellipsis « et pour B1037 ? » / « et en 2022 ? » is the last user question with its code (or its year)
       replaced by the new one (or the new words added), whatever the LLM wrote;
-    - a follow-up that names no code keeps the LLM's rewrite when it names a code of the earlier turns (the latest
-      turn that names one: the user's question, else the assistant's answer); otherwise those codes are added to
-      the question (« Quel est le montant de son marché ? — A2458 »);
+    - a follow-up that names no code is about the latest turn that names one: the codes of its question, and the
+      first other code of its answer (« Quelle carotte était non conforme ? » → « C07 » : « autour d'elle »). The
+      LLM's rewrite gets those it lacks added (« Quel est le montant de son marché ? — A2458 »); a rewrite that
+      names only other codes of the conversation is about an earlier turn, so the follow-up itself gets them;
+    - when no turn names a code, the same with the latest turn's proper names (« la commune de Bréchy »);
     - a reply that is empty, too long, or not a question falls back to the follow-up itself (then the same check).
     """
 
@@ -92,23 +96,32 @@ class StandaloneQuestionBuilder:
                 return _substitute(previous, new)
         if codes_in(question):
             return rewritten
-        carried = _latest_codes(history)
-        if not carried or any(_has(rewritten, code) for code in carried):
+        carried = _latest_named(history, codes_in)
+        if carried and codes_in(rewritten) and not any(_has(rewritten, code) for code in carried):
+            rewritten = question  # the rewrite is about an earlier turn's affair
+        carried = carried or _latest_named(history, proper_names)
+        missing = [name for name in carried if not _has(rewritten, name)]
+        if not missing:
             return rewritten
-        return f"{rewritten.rstrip(' ?')} — {', '.join(carried[:3])} ?"
+        return f"{rewritten.rstrip(' ?')} — {', '.join(missing[:_MAX_CARRIED])} ?"
 
 
-def _latest_codes(history: list[ChatMessage]) -> list[str]:
-    """The codes of the latest turn that names some: its user question's, else its answer's."""
+def _latest_named(history: list[ChatMessage], names_in: Callable[[str], list[str]]) -> list[str]:
+    """
+    What the latest turn that names something names (`names_in`: codes, proper names): its user question's, then
+    the first other one of its answer (what « elle », « son » most often point at when the answer named it).
+    """
     for i in range(len(history) - 1, -1, -1):
         message = history[i]
         if message.is_from("user"):
-            codes = codes_in(message.text or "")
+            names = names_in(message.text or "")
         else:
             asked = history[i - 1] if i > 0 and history[i - 1].is_from("user") else None
-            codes = (codes_in(asked.text or "") if asked else []) or codes_in(message.text or "")
-        if codes:
-            return codes
+            names = names_in(asked.text or "") if asked else []
+            answered = [n for n in names_in(message.text or "") if not any(_has(n, m) for m in names)]
+            names = names + answered[:1]
+        if names:
+            return list(dict.fromkeys(names))
     return []
 
 

@@ -10,12 +10,10 @@ from typing import Any, Protocol, runtime_checkable
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.core.serialization import import_class_by_name
 
-from components.french_analysis import FrenchAnalyzer, fold, is_code
+from components.french_analysis import FrenchAnalyzer, fold, is_code, proper_names
 
 logger = logging.getLogger(__name__)
 
-# A capitalised word that is not the question's first word: a proper name (« pont de la Chaume », « Bréchy »).
-_NAME = re.compile(r"(?<![\w'’-])([A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜ][a-zàâäçéèêëîïôöùûüœ]{2,})(?![\w])")
 _YEAR = re.compile(r"(?<![\d/-])(?:19|20)\d\d(?![\d/-])")
 PASSAGE_CACHE_SIZE = 4096
 # Snowball stems keep French verb and noun families apart (« reprendre » repren, « reprise » repris; « propose »
@@ -151,11 +149,7 @@ class AnswerabilityChecker:
             seen_codes.add(bare)
             names.append(code)
         names += _YEAR.findall(question)
-        for match in _NAME.finditer(question):
-            word = match.group(1)
-            before = question[: match.start()].rstrip(" «\"'(")
-            if not before or before[-1] in ".!?:;":  # a sentence's first word is capitalised anyway
-                continue
+        for word in proper_names(question):
             for term in self._analyzer.words(word):
                 share = frequencies.get(term, 0) / total if total else 0.0
                 if share <= self.max_name_share:
@@ -179,4 +173,3 @@ def _found(term: str, passage: frozenset[str]) -> bool:
     return term in passage or (
         len(term) >= PREFIX_LETTERS and term.isalpha() and _PREFIX_MARK + term[:PREFIX_LETTERS] in passage
     )
-

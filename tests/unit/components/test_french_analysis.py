@@ -11,6 +11,7 @@ from components.french_analysis import (
     folded_stop_words,
     is_code,
     plain,
+    proper_names,
 )
 
 pytestmark = pytest.mark.unit
@@ -107,3 +108,9 @@ def test_contains_whole_never_matches_inside_a_longer_code():
     assert not contains_whole("enrobé BB 0/100", "BB 0/10")
     assert not contains_whole("le 2025-11-03", "2025-11")
     assert not contains_whole("texte", "  ")
+
+
+def test_proper_names_are_capitalised_words_that_do_not_open_a_sentence():
+    text = "Le montant du pont de la Chaume ? Présente la commune de Bréchy, client du SIEAL et du Val-de-Lière."
+    assert proper_names(text) == ["Chaume", "Bréchy", "Val"]
+    assert proper_names("") == []

@@ -400,10 +400,11 @@ async def test_a_rewrite_that_loses_the_affair_gets_its_code_back(rewriter):
     options = GenerationOptions(
         history=[ChatMessage.from_user("Présente-moi l'affaire A2458."), ChatMessage.from_assistant("C'est la RD 912.")]
     )
-    # The small model returns the follow-up unchanged: the affair of the earlier turn is carried in.
+    # The small model returns the follow-up unchanged: the affair of the earlier turn (the code its question named,
+    # and the first other one its answer named) is carried in.
     unchanged = FakeChatGenerator("Quel est le montant de son marché ?")
     question = await standalone_question(rewriter(unchanged), "Quel est le montant de son marché ?", options)
-    assert question == "Quel est le montant de son marché — A2458 ?"
+    assert question == "Quel est le montant de son marché — A2458, RD 912 ?"
     # The rewrite is asked short and greedy (it took 100 s when these options were lost).
     assert unchanged.calls[0]["generation_kwargs"] == {"max_tokens": 64, "temperature": 0.0}
 

@@ -17,8 +17,11 @@ def _run(question, history, reply=None):
 
 
 def test_codes_are_found_whole():
-    text = "Affaire A2458, facture F2025-0412, procédure PRO-SEC-04, carotte C07, norme NF P 98-331, RD 912 ; 2025."
-    assert codes_in(text) == ["A2458", "F2025-0412", "PRO-SEC-04", "C07", "NF P 98-331", "RD 912"]
+    text = (
+        "Affaire A2458, facture F2025-0412, procédure PRO-SEC-04, carotte C07, norme NF P 98-331, RD 912, marché "
+        "2024-VH-07 ; 2025, 2025-11-03, 2024-2025."
+    )
+    assert codes_in(text) == ["A2458", "F2025-0412", "PRO-SEC-04", "C07", "NF P 98-331", "RD 912", "2024-VH-07"]
 
 
 def test_an_ellipsis_about_another_affair_is_the_earlier_question_about_it():
@@ -47,6 +50,47 @@ def test_codes_of_the_latest_turn_that_names_some_are_carried_in():
         ChatMessage.from_assistant("C07 [1]."),
     ]
     assert _run("Où a-t-elle été prélevée ?", only_in_answer, "") == "Où a-t-elle été prélevée — C07 ?"
+
+
+def test_the_code_an_answer_names_is_carried_beside_the_question_s():
+    history = [
+        ChatMessage.from_user("Quelle carotte était non conforme sur la RD 912 ?"),
+        ChatMessage.from_assistant("La carotte C07, au PR 16+100 : 9,6 % de vides."),
+    ]
+    assert _run("Quelle surface reprendre autour d'elle ?", history, "Quelle surface reprendre autour d'elle ?") == (
+        "Quelle surface reprendre autour d'elle — RD 912, C07 ?"
+    )
+    # A rewrite naming one of them gets the other.
+    assert _run("Quelle surface ?", history, "Quelle surface reprendre sur la RD 912 ?") == (
+        "Quelle surface reprendre sur la RD 912 — C07 ?"
+    )
+
+
+def test_a_rewrite_about_an_earlier_turn_s_affair_gives_way_to_the_follow_up():
+    history = [
+        ChatMessage.from_user("Présente-moi l'affaire A2458."),
+        ChatMessage.from_assistant("Renforcement de la chaussée de la RD 912 pour le Département."),
+        ChatMessage.from_user("Et l'affaire A2511 ?"),
+        ChatMessage.from_assistant("Aménagement de la Grande Rue pour la Commune de Bréchy."),
+    ]
+    assert _run("Et son maître d'œuvre ?", history, "Quel est le maître d'œuvre de la RD 912 ?") == (
+        "Et son maître d'œuvre — A2511 ?"
+    )
+
+
+def test_without_codes_the_latest_turn_s_proper_names_are_carried():
+    history = [
+        ChatMessage.from_user("Quel est le montant de l'avenant n° 1 proposé à la commune de Bréchy ?"),
+        ChatMessage.from_assistant("18 750,00 EUR HT."),
+        ChatMessage.from_user("Quand le conseil municipal doit-il l'examiner ?"),
+        ChatMessage.from_assistant("Au conseil municipal du jeudi 4 septembre 2025."),
+    ]
+    assert _run("De combien retarde-t-il la fin ?", history, "Quelle est la date de fin des travaux ?") == (
+        "Quelle est la date de fin des travaux — Bréchy ?"
+    )
+    assert _run("Et sa date ?", history, "Quelle est la date de l'avenant de Bréchy ?") == (
+        "Quelle est la date de l'avenant de Bréchy ?"
+    )
 
 
 def test_a_follow_up_that_names_its_own_code_keeps_the_rewrite_and_no_history_keeps_the_question():
