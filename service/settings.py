@@ -293,6 +293,7 @@ class GenerationSettings(_Section):
     include_passage_text: bool = True  # sources carry their passage text unless a request says otherwise
     openai_sources_footer: bool = True  # OpenAI answers end with a Markdown "Sources" list
     tokenizer: str | None = None  # the LLM's tokenizer folder (tokenizer.json), for token budgets
+    repeated_line_chars: int = Field(16, ge=0)  # RAG answers end at a loop of such lines (RepetitionGuard); 0: off
     context: ContextSettings
     answerability: AnswerabilitySettings
     citations: CitationSettings

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from haystack import component
 from haystack.dataclasses import ChatMessage, StreamingCallbackT
 from haystack.utils import Secret
 from haystack_integrations.components.generators.vllm.chat.chat_generator import VLLMChatGenerator
+
+from components.generators.repetition_guard import RepetitionGuard, StopGeneration
 
 BACKEND_FIELDS = {"base_url", "model", "api_key_env", "timeout", "max_tokens", "temperature", "top_p", "thinking"}
 THINKING_MODES = {"none", "prompted", "native"}
@@ -30,14 +33,22 @@ class RoutedChatGenerator:
     Each backend is a `VLLMChatGenerator` (vLLM's reasoning field becomes `ReasoningContent`, streaming
     included). For a backend whose `thinking` is `native`, `enable_thinking` is passed to the chat template; for
     `prompted` backends the prompt asks for `<thinking>` sections instead and nothing is sent here.
+
+    With `repeated_line_chars`, the reply is always streamed from the server and ends where the model writes a line
+    of that many characters a second time (`RepetitionGuard`): the connection is closed, so the server stops
+    decoding a loop the reader would only skip.
     """
 
-    def __init__(self, backends: dict[str, dict[str, Any]], default: str) -> None:
+    def __init__(self, backends: dict[str, dict[str, Any]], default: str, repeated_line_chars: int = 0) -> None:
         """
         :param backends: Name → `base_url`, `model`, and optionally `api_key_env`, `timeout`, `max_tokens`,
             `temperature`, `top_p`, `thinking` (`none`, `prompted` or `native`).
         :param default: The backend used when a request names none.
+        :param repeated_line_chars: A line of at least this many characters (spaces aside) written a second time
+            ends the reply; 0: never.
         """
+        if repeated_line_chars < 0:
+            raise ValueError("repeated_line_chars must be 0 (off) or more")
         if default not in backends:
             raise ValueError(f"default backend '{default}' is not one of {', '.join(backends)}")
         for name, backend in backends.items():
@@ -48,6 +59,7 @@ class RoutedChatGenerator:
                 raise ValueError(f"backend '{name}': thinking must be one of {', '.join(sorted(THINKING_MODES))}")
         self.backends = {name: {k: v for k, v in b.items() if k in BACKEND_FIELDS} for name, b in backends.items()}
         self.default = default
+        self.repeated_line_chars = repeated_line_chars
         self._generators: dict[str, VLLMChatGenerator] = {}
 
     def _generator(self, name: str) -> VLLMChatGenerator:
@@ -106,7 +118,16 @@ class RoutedChatGenerator:
         :returns: `replies`, the LLM's messages.
         """
         generator, kwargs = self._call(messages, backend, generation_kwargs, enable_thinking)
-        return generator.run(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
+        if not self.repeated_line_chars:
+            return generator.run(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
+        guard = RepetitionGuard(streaming_callback, self.repeated_line_chars)
+        try:
+            result = generator.run(messages, streaming_callback=guard.on_chunk, generation_kwargs=kwargs)
+        except StopGeneration:
+            return {"replies": [guard.reply()]}
+        for chunk in guard.flush():
+            streaming_callback(chunk)  # type: ignore[misc]
+        return result
 
     @component.output_types(replies=list[ChatMessage])
     async def run_async(
@@ -119,4 +140,17 @@ class RoutedChatGenerator:
     ) -> dict[str, Any]:
         """Asynchronous `run`, same parameters."""
         generator, kwargs = self._call(messages, backend, generation_kwargs, enable_thinking)
-        return await generator.run_async(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
+        if not self.repeated_line_chars:
+            return await generator.run_async(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
+        guard = RepetitionGuard(streaming_callback, self.repeated_line_chars)
+        try:
+            result = await generator.run_async(
+                messages, streaming_callback=guard.on_chunk_async, generation_kwargs=kwargs
+            )
+        except StopGeneration:
+            return {"replies": [guard.reply()]}
+        for chunk in guard.flush():
+            sent = streaming_callback(chunk)  # type: ignore[misc]
+            if inspect.isawaitable(sent):
+                await sent
+        return result

@@ -9,6 +9,7 @@ import json
 
 import httpx
 import pytest
+from haystack.dataclasses import ChatMessage, StreamingChunk
 from openai import NotFoundError, OpenAI
 
 from components.builders.statement_citer import NOT_IN_DOCUMENTS
@@ -54,7 +55,7 @@ def test_openai_stream_sends_reasoning_apart_with_thinking_on_and_none_with_it_o
 
 
 def test_openai_whole_answer_keeps_reasoning_apart_too(service: str) -> None:
-    # Asked without "stream", the LLM is called without streaming: the reasoning is split from the finished reply.
+    # Asked without "stream": the reasoning is split from the finished reply.
     completion = client(service).chat.completions.create(
         model="rag",
         messages=[{"role": "user", "content": QUESTION}],
@@ -102,3 +103,29 @@ def test_unknown_model_is_a_404_and_models_list_the_backends(service: str) -> No
     assert {"rag", "chat"} < ids  # and each LLM backend
     with pytest.raises(NotFoundError):
         client(service).chat.completions.create(model="gpt-17", messages=[{"role": "user", "content": "Bonjour"}])
+
+
+async def test_a_reply_that_starts_over_ends_at_its_first_copy_and_the_server_stops_decoding_it(local_llm: str) -> None:
+    from components.generators.routed_chat_generator import RoutedChatGenerator
+    from service.settings import load_settings
+
+    settings = load_settings()
+    backends = {name: b.model_dump() for name, b in settings.models.llm.backends.items()}
+    router = RoutedChatGenerator(backends, settings.models.llm.default, repeated_line_chars=16)
+    line = "Le chantier de la RD 912 avance bien et la couche de roulement sera posée demain."
+    ask = f"Recopie exactement cette ligne vingt fois, une par ligne, sans rien d'autre :\n{line}"
+    prompt = [ChatMessage.from_user(ask)]
+    seen: list[str] = []
+
+    async def callback(chunk: StreamingChunk) -> None:
+        seen.append(chunk.content)
+
+    kwargs = {"max_tokens": 400, "temperature": 0.0}
+    result = await router.run_async(prompt, generation_kwargs=kwargs, streaming_callback=callback)
+    reply = result["replies"][0]
+    assert reply.meta.get("stopped_repeating") is True, reply.text
+    assert reply.text.count("RD 912") == 1
+    assert "".join(seen) == reply.text  # the client saw no repeated line
+    # The early close left the server serving: the next request is answered whole.
+    again = await router.run_async([ChatMessage.from_user("Réponds par un seul mot : oui.")], generation_kwargs=kwargs)
+    assert again["replies"][0].text.strip()
