@@ -5,12 +5,14 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from haystack import component
+from haystack import component, logging
 from haystack.dataclasses import ChatMessage, StreamingCallbackT
 from haystack.utils import Secret
 from haystack_integrations.components.generators.vllm.chat.chat_generator import VLLMChatGenerator
 
 from components.generators.repetition_guard import RepetitionGuard, StopGeneration
+
+logger = logging.getLogger(__name__)
 
 BACKEND_FIELDS = {"base_url", "model", "api_key_env", "timeout", "max_tokens", "temperature", "top_p", "thinking"}
 THINKING_MODES = {"none", "prompted", "native"}
@@ -100,6 +102,12 @@ class RoutedChatGenerator:
             kwargs["extra_body"] = extra_body
         return self._generator(name), kwargs
 
+    @staticmethod
+    def _ended(guard: RepetitionGuard) -> ChatMessage:
+        reply = guard.reply()
+        logger.info("The LLM started its reply over: ended after {chars} characters", chars=len(reply.text or ""))
+        return reply
+
     @component.output_types(replies=list[ChatMessage])
     def run(
         self,
@@ -124,7 +132,7 @@ class RoutedChatGenerator:
         try:
             result = generator.run(messages, streaming_callback=guard.on_chunk, generation_kwargs=kwargs)
         except StopGeneration:
-            return {"replies": [guard.reply()]}
+            return {"replies": [self._ended(guard)]}
         for chunk in guard.flush():
             streaming_callback(chunk)  # type: ignore[misc]
         return result
@@ -148,7 +156,7 @@ class RoutedChatGenerator:
                 messages, streaming_callback=guard.on_chunk_async, generation_kwargs=kwargs
             )
         except StopGeneration:
-            return {"replies": [guard.reply()]}
+            return {"replies": [self._ended(guard)]}
         for chunk in guard.flush():
             sent = streaming_callback(chunk)  # type: ignore[misc]
             if inspect.isawaitable(sent):
