@@ -108,6 +108,30 @@ def proper_names(text: str) -> list[str]:
     return names
 
 
+# A code names an affair, a document, a norm or a place: a letter and a digit (`A2458`, `F2025-0412`, `PRO-SEC-04`,
+# `C07`), digits then a letter after a hyphen (`2024-VH-07`), or `RD 912` / `NF P 98-331` style references; not an
+# ordinal or a measure written as one word (`1er`, `20e`, `100m`).
+_CODE = re.compile(
+    r"(?<![\w-])(?:(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d|[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*"
+    r"|\d+-[A-Za-z][\w-]*)(?![\w-])"
+)
+
+
+def codes_in(text: str) -> list[str]:
+    """The codes of a text, as written, in order, without repeats (compared folded)."""
+    seen: dict[str, str] = {}
+    for match in _CODE.finditer(text or ""):
+        code = match.group(0).strip(".,;:")
+        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
+            seen.setdefault(fold(code.lower()), code)
+    return list(seen.values())
+
+
+def names_code(text: str, code: str) -> bool:
+    """Whether `text` names `code` whole, its spaces optional (`RD 912` is named by `RD912`)."""
+    return contains_whole(text, code) or (" " in code and contains_whole(text, code.replace(" ", "")))
+
+
 def folded_stop_words(words: frozenset[str] = FRENCH_STOP_WORDS | QUESTION_WORDS) -> frozenset[str]:
     """The stop words as they are compared: folded (`été` -> `ete`)."""
     return frozenset(fold(w) for w in words)

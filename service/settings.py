@@ -186,6 +186,12 @@ class NumericPrioritySettings(_Section):
     keep_best: int = Field(2, ge=0)
 
 
+class CodeFocusSettings(_Section):
+    """The documents naming the question's codes (`A2458`, `NF P 98-331`) alone, when some do (`CodeFocus`)."""
+
+    enabled: bool = True
+
+
 class RerankSettings(_Section):
     """The cross-encoder (`models.ranker`) over the fused top-N, blended with the fused score."""
 
@@ -202,6 +208,7 @@ class RetrievalSettings(_Section):
     fusion: FusionSettings = FusionSettings()
     metadata: MetadataBoostSettings = MetadataBoostSettings()
     numeric: NumericPrioritySettings = NumericPrioritySettings()
+    code_focus: CodeFocusSettings = CodeFocusSettings()
     rerank: RerankSettings = RerankSettings()
 
     @model_validator(mode="after")

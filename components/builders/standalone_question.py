@@ -11,16 +11,10 @@ from haystack import component
 from haystack.dataclasses import ChatMessage
 
 from components.builders.reasoning import split_reasoning
-from components.french_analysis import fold, proper_names
+from components.french_analysis import codes_in, fold, proper_names
 from components.inline_async import runs_inline
 
 _QUESTION_PREFIX = re.compile(r"^\s*(?:question(?: autonome| reformulée)?\s*:\s*)", re.IGNORECASE)
-# A code names an affair, a document, a norm or a place: a letter and a digit (`A2458`, `F2025-0412`, `PRO-SEC-04`,
-# `C07`, `2024-VH-07`), or `RD 912` / `NF P 98-331` style references.
-_CODE = re.compile(
-    r"(?<![\w-])(?:(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d|[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*"
-    r"|\d+-?[A-Za-z][\w-]*)(?![\w-])"
-)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # « et pour B1037 ? », « et en 2022 ? », « Et la facture F2025-0412 ? »: the earlier question about something else.
 _ELLIPSIS = re.compile(
@@ -28,16 +22,6 @@ _ELLIPSIS = re.compile(
 )
 _MAX_ELLIPSIS_WORDS = 6
 _MAX_CARRIED = 3  # codes or names added to a follow-up at most
-
-
-def codes_in(text: str) -> list[str]:
-    """The codes of a text, as written, in order, without repeats (compared folded)."""
-    seen: dict[str, str] = {}
-    for match in _CODE.finditer(text or ""):
-        code = match.group(0).strip(".,;:")
-        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
-            seen.setdefault(fold(code.lower()), code)
-    return list(seen.values())
 
 
 def _has(text: str, needle: str) -> bool:

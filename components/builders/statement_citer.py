@@ -28,8 +28,7 @@ from functools import lru_cache
 
 from components.builders.citations import CITATION_GROUP, numbers_in
 from components.builders.figures import figures_in
-from components.builders.standalone_question import codes_in
-from components.french_analysis import FrenchAnalyzer, fold
+from components.french_analysis import FrenchAnalyzer, codes_in, fold
 
 # The sentence every RAG prompt asks for when the passages do not hold the answer (prompts/rag_*.jinja2).
 NOT_IN_DOCUMENTS = "Les documents fournis ne contiennent pas cette information."

@@ -6,10 +6,12 @@ from components.french_analysis import (
     CODE_PUNCTUATION,
     ELASTICSEARCH_ANALYSIS,
     FrenchAnalyzer,
+    codes_in,
     contains_whole,
     fold,
     folded_stop_words,
     is_code,
+    names_code,
     plain,
     proper_names,
 )
@@ -114,3 +116,22 @@ def test_proper_names_are_capitalised_words_that_do_not_open_a_sentence():
     text = "Le montant du pont de la Chaume ? Présente la commune de Bréchy, client du SIEAL et du Val-de-Lière."
     assert proper_names(text) == ["Chaume", "Bréchy", "Val"]
     assert proper_names("") == []
+
+
+def test_codes_are_found_whole():
+    text = (
+        "Affaire A2458, facture F2025-0412, procédure PRO-SEC-04, carotte C07, norme NF P 98-331, RD 912, marché "
+        "2024-VH-07 ; 2025, 2025-11-03, 2024-2025."
+    )
+    assert codes_in(text) == ["A2458", "F2025-0412", "PRO-SEC-04", "C07", "NF P 98-331", "RD 912", "2024-VH-07"]
+
+
+def test_ordinals_and_measures_written_as_one_word_are_not_codes():
+    assert codes_in("Le 1er mars, au 20e siècle, sur 100m et 3 m², le 2nd lot") == []
+
+
+def test_a_code_is_named_whole_with_its_spaces_optional():
+    assert names_code("Travaux sur la RD912 au PR 14+200", "RD 912")
+    assert names_code("Affaire A2458 – RD 912", "A2458")
+    assert not names_code("Affaire A24581", "A2458")
+    assert not names_code("Travaux sur la RD 9120", "RD 912")

@@ -1,7 +1,7 @@
 import pytest
 from haystack.dataclasses import ChatMessage
 
-from components.builders.standalone_question import StandaloneQuestionBuilder, codes_in, parse_rewrite
+from components.builders.standalone_question import StandaloneQuestionBuilder, parse_rewrite
 
 pytestmark = pytest.mark.unit
 
@@ -14,14 +14,6 @@ A2458 = [
 def _run(question, history, reply=None):
     replies = [ChatMessage.from_assistant(reply)] if reply is not None else None
     return StandaloneQuestionBuilder().run(query=question, history=history, replies=replies)["query"]
-
-
-def test_codes_are_found_whole():
-    text = (
-        "Affaire A2458, facture F2025-0412, procédure PRO-SEC-04, carotte C07, norme NF P 98-331, RD 912, marché "
-        "2024-VH-07 ; 2025, 2025-11-03, 2024-2025."
-    )
-    assert codes_in(text) == ["A2458", "F2025-0412", "PRO-SEC-04", "C07", "NF P 98-331", "RD 912", "2024-VH-07"]
 
 
 def test_an_ellipsis_about_another_affair_is_the_earlier_question_about_it():
