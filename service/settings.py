@@ -301,6 +301,7 @@ class GenerationSettings(_Section):
     openai_sources_footer: bool = True  # OpenAI answers end with a Markdown "Sources" list
     tokenizer: str | None = None  # the LLM's tokenizer folder (tokenizer.json), for token budgets
     repeated_line_chars: int = Field(16, ge=0)  # RAG answers end at a loop of such lines (RepetitionGuard); 0: off
+    max_lines: dict[str, int] = {"fiche": 8}  # prompt template -> lines its answer may hold (the prompt says it)
     context: ContextSettings
     answerability: AnswerabilitySettings
     citations: CitationSettings

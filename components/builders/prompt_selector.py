@@ -43,7 +43,8 @@ class PromptSelector:
     the retrieval graph picks the template (`question_chiffree` → chiffres, `fiche_identite` → fiche, anything else
     → default). The conversation history, trimmed to `max_history_tokens`, goes between the system message and the
     question. When the LLM has no native reasoning and thinking is asked for, the thinking instruction is added to
-    the system message.
+    the system message. A template with a line bound (`line_limits`) gets it as `max_lines`, and so does the
+    generator, which ends the reply there (`RoutedChatGenerator`).
     """
 
     def __init__(
@@ -53,6 +54,8 @@ class PromptSelector:
         thinking_instruction: str = "",
         max_history_tokens: int = 1024,
         tokenizer: str | None = None,
+        *,
+        line_limits: dict[str, int] | None = None,
     ) -> None:
         """
         :param templates: Template name → Jinja chat template (`{% message %}` blocks) using `question` and `context`.
@@ -61,6 +64,7 @@ class PromptSelector:
         :param thinking_instruction: Text added to the system message for prompted thinking.
         :param max_history_tokens: Token budget of the conversation history.
         :param tokenizer: The LLM's tokenizer (a folder with `tokenizer.json`); None estimates token counts.
+        :param line_limits: Template name → lines (not blank) its answer may hold: the template's `max_lines`.
         """
         if DEFAULT_PROMPT not in templates:
             raise ValueError(f"templates must hold a '{DEFAULT_PROMPT}' template (got {', '.join(templates)})")
@@ -69,6 +73,12 @@ class PromptSelector:
         if unknown:
             raise ValueError(f"class_prompts names templates that do not exist: {', '.join(unknown)}")
         self.templates = dict(templates)
+        self.line_limits = dict(line_limits or {})
+        unknown = sorted(set(self.line_limits) - set(templates))
+        if unknown:
+            raise ValueError(f"line_limits names templates that do not exist: {', '.join(unknown)}")
+        if any(limit < 1 for limit in self.line_limits.values()):
+            raise ValueError("line_limits must be 1 line or more")
         self.thinking_instruction = thinking_instruction.strip()
         self.max_history_tokens = max_history_tokens
         self.tokenizer = tokenizer
@@ -93,7 +103,7 @@ class PromptSelector:
             return prompt_type
         return self.class_prompts.get(query_class or "", DEFAULT_PROMPT)
 
-    @component.output_types(prompt=list[ChatMessage], prompt_name=str)
+    @component.output_types(prompt=list[ChatMessage], prompt_name=str, max_lines=int)
     def run(
         self,
         query: str,
@@ -111,10 +121,12 @@ class PromptSelector:
         :param prompt_type: An explicit template name (`summary`, `comparison`...), winning over the class.
         :param history: Earlier turns of the conversation, oldest first.
         :param prompted_thinking: Ask the model to reason in `<thinking>` before its `<answer>`.
-        :returns: `prompt`, the messages for the LLM, and `prompt_name`, the template used.
+        :returns: `prompt`, the messages for the LLM, `prompt_name`, the template used, and `max_lines`, the lines
+            its answer may hold (0: any number).
         """
         name = self.template_name(query_class, prompt_type)
-        messages = self._builders[name].run(question=query, context=context)["prompt"]
+        max_lines = self.line_limits.get(name, 0)
+        messages = self._builders[name].run(question=query, context=context, max_lines=max_lines)["prompt"]
         if prompted_thinking and self.thinking_instruction:
             messages = self._with_thinking_instruction(messages)
         turns = trim_history(list(history or []), self.max_history_tokens, self._budget)
@@ -123,7 +135,7 @@ class PromptSelector:
             messages = [*messages[:-1], *turns, messages[-1]]
         if prompted_thinking and self.thinking_instruction:
             messages = [*messages, ChatMessage.from_assistant(THINKING_PREFILL)]
-        return {"prompt": messages, "prompt_name": name}
+        return {"prompt": messages, "prompt_name": name, "max_lines": max_lines}
 
     def _with_thinking_instruction(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         if messages and messages[0].is_from("system"):

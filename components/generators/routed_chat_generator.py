@@ -38,7 +38,8 @@ class RoutedChatGenerator:
 
     With `repeated_line_chars`, the reply is always streamed from the server and ends where the model writes a line
     of that many characters a second time (`RepetitionGuard`): the connection is closed, so the server stops
-    decoding a loop the reader would only skip.
+    decoding a loop the reader would only skip. A request's `max_lines` (the prompt's own bound, from
+    `PromptSelector`) ends the reply the same way after that many lines.
     """
 
     def __init__(self, backends: dict[str, dict[str, Any]], default: str, repeated_line_chars: int = 0) -> None:
@@ -102,10 +103,20 @@ class RoutedChatGenerator:
             kwargs["extra_body"] = extra_body
         return self._generator(name), kwargs
 
+    def _guard(
+        self, streaming_callback: StreamingCallbackT | None, max_lines: int, enable_thinking: bool
+    ) -> RepetitionGuard | None:
+        # A prompted reasoning comes before the answer in the same text: its lines are not the answer's.
+        max_lines = 0 if enable_thinking else max_lines
+        if not self.repeated_line_chars and not max_lines:
+            return None
+        return RepetitionGuard(streaming_callback, self.repeated_line_chars, max_lines)
+
     @staticmethod
     def _ended(guard: RepetitionGuard) -> ChatMessage:
         reply = guard.reply()
-        logger.info("The LLM started its reply over: ended after {chars} characters", chars=len(reply.text or ""))
+        why = "started its reply over" if guard.reason == "repeating" else f"reached {guard.max_lines} lines"
+        logger.info("The LLM {why}: ended after {chars} characters", why=why, chars=len(reply.text or ""))
         return reply
 
     @component.output_types(replies=list[ChatMessage])
@@ -116,6 +127,8 @@ class RoutedChatGenerator:
         generation_kwargs: dict[str, Any] | None = None,
         enable_thinking: bool = False,
         streaming_callback: StreamingCallbackT | None = None,
+        *,
+        max_lines: int = 0,
     ) -> dict[str, Any]:
         """
         :param messages: The prompt.
@@ -123,12 +136,13 @@ class RoutedChatGenerator:
         :param generation_kwargs: Per-request parameters (temperature, top_p, max_tokens), already bounded.
         :param enable_thinking: Whether the model should reason before answering.
         :param streaming_callback: Called with each chunk as it arrives.
+        :param max_lines: Lines (not blank) the reply may hold, when it is not a reasoning; 0: any number.
         :returns: `replies`, the LLM's messages.
         """
         generator, kwargs = self._call(messages, backend, generation_kwargs, enable_thinking)
-        if not self.repeated_line_chars:
+        guard = self._guard(streaming_callback, max_lines, enable_thinking)
+        if guard is None:
             return generator.run(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
-        guard = RepetitionGuard(streaming_callback, self.repeated_line_chars)
         try:
             result = generator.run(messages, streaming_callback=guard.on_chunk, generation_kwargs=kwargs)
         except StopGeneration:
@@ -145,12 +159,14 @@ class RoutedChatGenerator:
         generation_kwargs: dict[str, Any] | None = None,
         enable_thinking: bool = False,
         streaming_callback: StreamingCallbackT | None = None,
+        *,
+        max_lines: int = 0,
     ) -> dict[str, Any]:
         """Asynchronous `run`, same parameters."""
         generator, kwargs = self._call(messages, backend, generation_kwargs, enable_thinking)
-        if not self.repeated_line_chars:
+        guard = self._guard(streaming_callback, max_lines, enable_thinking)
+        if guard is None:
             return await generator.run_async(messages, streaming_callback=streaming_callback, generation_kwargs=kwargs)
-        guard = RepetitionGuard(streaming_callback, self.repeated_line_chars)
         try:
             result = await generator.run_async(
                 messages, streaming_callback=guard.on_chunk_async, generation_kwargs=kwargs

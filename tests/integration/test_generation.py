@@ -129,3 +129,27 @@ async def test_a_reply_that_starts_over_ends_at_its_first_copy_and_the_server_st
     # The early close left the server serving: the next request is answered whole.
     again = await router.run_async([ChatMessage.from_user("Réponds par un seul mot : oui.")], generation_kwargs=kwargs)
     assert again["replies"][0].text.strip()
+
+
+async def test_a_reply_ends_at_the_lines_its_prompt_allows(local_llm: str) -> None:
+    from components.generators.routed_chat_generator import RoutedChatGenerator
+    from service.settings import load_settings
+
+    settings = load_settings()
+    backends = {name: b.model_dump() for name, b in settings.models.llm.backends.items()}
+    router = RoutedChatGenerator(backends, settings.models.llm.default)  # loops not looked for: the bound alone
+    ask = "Écris les nombres de un à vingt en toutes lettres, un par ligne, sans rien d'autre."
+    seen: list[str] = []
+
+    async def callback(chunk: StreamingChunk) -> None:
+        seen.append(chunk.content)
+
+    kwargs = {"max_tokens": 300, "temperature": 0.0}
+    result = await router.run_async(
+        [ChatMessage.from_user(ask)], generation_kwargs=kwargs, streaming_callback=callback, max_lines=5
+    )
+    reply = result["replies"][0]
+    assert reply.meta.get("stopped_at_max_lines") is True, reply.text
+    assert len([line for line in reply.text.splitlines() if line.strip()]) == 5
+    assert "".join(seen) == reply.text  # the client saw no line past the bound
+    assert "Six" not in reply.text

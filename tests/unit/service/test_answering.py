@@ -82,6 +82,8 @@ class ScriptedChatGenerator:
         generation_kwargs: dict[str, Any] | None = None,
         enable_thinking: bool = False,
         streaming_callback: Any = None,
+        *,
+        max_lines: int = 0,
     ) -> dict[str, Any]:
         raise AssertionError("the service runs the graphs asynchronously")
 
@@ -93,6 +95,8 @@ class ScriptedChatGenerator:
         generation_kwargs: dict[str, Any] | None = None,
         enable_thinking: bool = False,
         streaming_callback: Any = None,
+        *,
+        max_lines: int = 0,
     ) -> dict[str, Any]:
         self.prompts.append(messages)
         self.calls.append(
@@ -101,6 +105,7 @@ class ScriptedChatGenerator:
                 "generation_kwargs": generation_kwargs,
                 "thinking": enable_thinking,
                 "streamed": streaming_callback is not None,
+                "max_lines": max_lines,
             }
         )
         if self.error:
@@ -336,7 +341,9 @@ async def test_prompted_thinking_streams_reasoning_and_answer_apart(rag):
     assert response == "Le délai est de 3 mois [1]."  # [9] points at no passage: never streamed
     answer = next(e for e in events if e.type == "answer").data
     assert (answer.answer, answer.thinking, answer.invalid_citations) == (response, thinking.strip(), [9])
-    assert llm.calls == [{"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True, "streamed": True}]
+    assert llm.calls == [
+        {"backend": "b", "generation_kwargs": {"top_p": 0.5}, "thinking": True, "streamed": True, "max_lines": 0}
+    ]
     prompt = llm.prompts[0]
     assert prompt[-1].is_from("assistant")
     assert prompt[-1].text == "<thinking>\n"
@@ -468,3 +475,11 @@ async def test_a_whole_answer_is_asked_of_the_llm_without_streaming(rag):
         "Le passage [1] donne 3 mois.",
         [9],
     )
+
+
+async def test_a_profile_question_hands_its_templates_line_bound_to_the_llm(rag, settings):
+    profile, figure = FakeChatGenerator("Délai : 3 mois [1]."), FakeChatGenerator("3 mois [1].")
+    await _all(rag_events(rag(profile), "Présente-moi le lot 2 du CCTP."))
+    await _all(rag_events(rag(figure), QUESTION))
+    assert profile.calls[0]["max_lines"] == settings.generation.max_lines["fiche"] > 0
+    assert figure.calls[0]["max_lines"] == 0

@@ -86,11 +86,30 @@ def test_prompted_thinking(selector):
     assert prompt[-1].text == "<thinking>\n"
 
 
+def test_a_template_with_a_line_bound_says_it_and_hands_it_to_the_generator():
+    templates = {name: read_prompt(file) for name, file in PROMPTS.items()}
+    selector = PromptSelector(templates, line_limits={"fiche": 6})
+    fiche = selector.run(query="Présente-moi l'affaire A2511.", context="[1] x", query_class="fiche_identite")
+    assert fiche["max_lines"] == 6
+    assert "6 lignes au plus" in fiche["prompt"][0].text
+    figure = selector.run(query="Quel montant ?", context="[1] x", query_class="question_chiffree")
+    assert figure["max_lines"] == 0
+    # No bound for the profile template: it asks for a short list, and the generator lets the answer run.
+    unbounded = PromptSelector(templates).run(query="Présente A2511.", context="[1] x", query_class="fiche_identite")
+    assert unbounded["max_lines"] == 0
+    assert "liste courte" in unbounded["prompt"][0].text
+    assert "0 lignes" not in unbounded["prompt"][0].text
+
+
 def test_init_checks_the_templates():
     with pytest.raises(ValueError, match="default"):
         PromptSelector({"summary": "x"})
     with pytest.raises(ValueError, match="do not exist"):
         PromptSelector({"default": "x"}, class_prompts={"question_chiffree": "chiffres"})
+    with pytest.raises(ValueError, match="do not exist"):
+        PromptSelector({"default": "x"}, class_prompts={}, line_limits={"fiche": 8})
+    with pytest.raises(ValueError, match="1 line or more"):
+        PromptSelector({"default": "x"}, class_prompts={}, line_limits={"default": 0})
 
 
 def test_to_dict_round_trip():

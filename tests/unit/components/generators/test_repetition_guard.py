@@ -18,10 +18,10 @@ def _pieces(text, size=7):
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _stream(text, min_chars=16):
+def _stream(text, min_chars=16, max_lines=0):
     """Feeds `text` to a guard in small chunks: (what the caller saw, the reply, whether it stopped)."""
     seen = []
-    guard = RepetitionGuard(lambda chunk: seen.append(chunk.content), min_chars)
+    guard = RepetitionGuard(lambda chunk: seen.append(chunk.content), min_chars, max_lines)
     try:
         for piece in _pieces(text):
             guard.on_chunk(StreamingChunk(content=piece))
@@ -68,6 +68,32 @@ def test_an_answer_ending_inside_a_repeated_line_is_sent_whole():
     assert (seen, stopped) == (text, False)
 
 
+COPYING = (
+    "Intitulé : aménagement de la Grande Rue [1].\n"
+    "Maître d'œuvre : Terrae Ingénierie [1].\n\n"
+    "Montant initial du marché : 386 420,00 € HT [1].\n"
+    "De : Martine Coulon À : Sophie Lemaire Date : mardi 22 juillet 2025 [3]\n"
+    "Objet : RE: RE: Grande Rue - prolongement du trottoir [3]\n"
+)
+
+
+def test_an_answer_ends_after_its_last_allowed_line_blank_lines_aside():
+    seen, reply, stopped = _stream(COPYING, max_lines=3)
+    assert stopped
+    assert seen == reply == COPYING[: COPYING.index("De :")]
+    # Within the bound, or without one, the answer is sent as written.
+    assert _stream(COPYING, max_lines=6) == (COPYING, None, False)
+    assert _stream(COPYING) == (COPYING, None, False)
+
+
+def test_without_loop_detection_lines_may_repeat_and_only_the_line_bound_ends_the_answer():
+    seen, _, stopped = _stream(PROFILE * 2, min_chars=0)
+    assert (seen, stopped) == (PROFILE * 2, False)
+    seen, reply, stopped = _stream(PROFILE * 2, min_chars=0, max_lines=6)
+    assert stopped
+    assert seen == reply == PROFILE + PROFILE[: PROFILE.index("- Maître")]  # repeated lines count too
+
+
 class _FakeVLLM:
     """Streams a text in chunks to the callback, as VLLMChatGenerator does; counts the chunks it produced."""
 
@@ -77,7 +103,8 @@ class _FakeVLLM:
     async def run_async(self, messages, streaming_callback=None, generation_kwargs=None):
         for piece in _pieces(self.text):
             self.produced += 1
-            await streaming_callback(StreamingChunk(content=piece))
+            if streaming_callback is not None:
+                await streaming_callback(StreamingChunk(content=piece))
         return {"replies": [ChatMessage.from_assistant(self.text)]}
 
 
@@ -105,3 +132,15 @@ async def test_the_router_ends_a_looping_reply_and_returns_what_came_before():
     assert (await off.run_async([ChatMessage.from_user("q")], streaming_callback=callback))["replies"][0].text == (
         PROFILE * 2
     )
+
+
+async def test_the_router_ends_a_reply_at_the_lines_the_prompt_allows_unless_it_reasons_first():
+    router = RoutedChatGenerator({"a": {"base_url": "http://127.0.0.1:1/v1", "model": "m"}}, "a")
+    router._generators["a"] = _FakeVLLM(COPYING)
+    result = await router.run_async([ChatMessage.from_user("Présente A2511")], max_lines=3)
+    assert result["replies"][0].text == COPYING[: COPYING.index("De :")]
+    assert result["replies"][0].meta["stopped_at_max_lines"] is True
+    # A prompted reasoning's lines come first in the same text: the bound is not applied to them.
+    router._generators["a"] = _FakeVLLM(COPYING)
+    thinking = await router.run_async([ChatMessage.from_user("Présente A2511")], max_lines=3, enable_thinking=True)
+    assert thinking["replies"][0].text == COPYING
