@@ -9,10 +9,7 @@ from haystack import Document, component
 from components.builders.context_formatter import document_key
 from components.french_analysis import codes_in, names_code
 from components.inline_async import runs_inline
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+from components.rankers.metadata_booster import as_strings
 
 
 @component
@@ -51,8 +48,7 @@ class CodeFocus:
         for document in documents:
             key = document_key(document)
             if key not in texts:
-                values = (v for value in document.meta.values() for v in _as_list(value))
-                texts[key] = [key, *(v for v in values if isinstance(v, str))]
+                texts[key] = [key, *(v for value in document.meta.values() for v in as_strings(value))]
             texts[key].append(document.content or "")
         naming = {key for key, parts in texts.items() if any(names_code("\n".join(parts), code) for code in codes)}
         if not naming:
