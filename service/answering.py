@@ -38,6 +38,7 @@ Mode = Literal["rag", "chat"]
 # The nodes whose outputs (or failure) the service reads, in the graphs of pipelines/. Their inputs are never given
 # node by node: a graph is run with its inputs by name (`rag_inputs`, `chat_inputs`).
 RAG_SOURCES_NODE = "context_formatter"
+RAG_NAMES_NODE = "answerability"  # the question's names, which the answer's figures must be grounded in
 ANSWER_NODE = "answer_builder"  # the answer, in the `rag` and `chat` graphs alike
 RAG_PROMPT_NODE = "prompt_builder"  # its `templates` are the prompt types a request may name
 REWRITE_GRAPH = "question_rewrite"  # follow-ups made standalone before retrieval (no wrapper: service.pipelines)
@@ -66,6 +67,7 @@ class Answer:
     thinking: str = ""
     question: str | None = None  # the standalone question retrieval used (rewritten from a follow-up)
     unsupported: list[str] = field(default_factory=list)  # statements no passage supports (never cited)
+    left_out: list[str] = field(default_factory=list)  # statements whose figures came from the wrong documents
 
 
 @dataclass
@@ -206,7 +208,11 @@ class _StreamRouter:
 
 
 def _stream_citer(
-    pipeline: Pipeline, documents: list[Document], query: str | None, key_lines: list[dict[str, Any]] | None
+    pipeline: Pipeline,
+    documents: list[Document],
+    query: str | None,
+    key_lines: list[dict[str, Any]] | None,
+    names: list[str] | None,
 ) -> CitationStreamFilter | StreamingStatementCiter:
     """The answer node's own citation check for a stream (the same rule as the whole answer)."""
     try:
@@ -214,7 +220,7 @@ def _stream_citer(
     except ValueError:
         return CitationStreamFilter(len(documents))
     make = getattr(builder, "stream_citer", None)
-    return make(documents, query, key_lines) if callable(make) else CitationStreamFilter(len(documents))
+    return make(documents, query, key_lines, names) if callable(make) else CitationStreamFilter(len(documents))
 
 
 async def _run_streaming(
@@ -236,15 +242,20 @@ async def _run_streaming(
 
     async def produce() -> None:
         try:
+            names_node = RAG_NAMES_NODE if sources_node and RAG_NAMES_NODE in pipeline.graph.nodes else None
             wanted = include | {LLM_NODE} | ({sources_node} if sources_node else set())
+            wanted |= {names_node} if names_node else set()
+            names: list[str] | None = None
             seen: set[str] = set()  # run_async_generator yields each output once, then all of them again at the end
             async for partial in pipeline.run_async_generator(data, include_outputs_from=wanted):
-                for name in sorted(wanted & partial.keys() - seen, key=lambda n: n != LLM_NODE):
+                for name in sorted(wanted & partial.keys() - seen, key=lambda n: (n != LLM_NODE, n != names_node)):
                     seen.add(name)
-                    if name == sources_node:
+                    if name == names_node:  # runs before the context is formatted
+                        names = partial[name].get("names")
+                    elif name == sources_node:
                         documents = partial[name]["documents"]
                         key_lines = partial[name].get("key_lines")
-                        router.citations = _stream_citer(pipeline, documents, data.get("query"), key_lines)
+                        router.citations = _stream_citer(pipeline, documents, data.get("query"), key_lines, names)
                         await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
                         for event in router.close():  # nothing when nothing was streamed
@@ -344,6 +355,7 @@ async def rag_events(
                     out.get("thinking", "") if options.enable_thinking else "",
                     standalone,
                     out.get("unsupported", []),
+                    out.get("left_out", []),
                 ),
             )
         elif event.type == "error":

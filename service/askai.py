@@ -93,6 +93,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "invalid_citations": answer.invalid_citations,
         "unsupported": answer.unsupported,
+        "left_out": answer.left_out,
         "question": answer.question,
     }
 

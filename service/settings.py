@@ -277,6 +277,7 @@ class CitationSettings(_Section):
     min_overlap_with_figures: float = Field(ge=0, le=1)
     max_citations: int = Field(ge=1, le=10)
     min_relative_support: float = Field(ge=0.0, le=1.0)
+    ground_figures: bool = True  # figures from documents that do not name the question's names: left out / refused
 
 
 class HistorySettings(_Section):

@@ -10,6 +10,7 @@ from haystack.dataclasses import ChatMessage
 from components.builders.citations import CitationStreamFilter, check_citations
 from components.builders.closest_extract import closest_extract
 from components.builders.context_formatter import section_path
+from components.builders.grounding import NameGrounding
 from components.builders.reasoning import split_reply
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
 from components.inline_async import runs_inline
@@ -34,7 +35,10 @@ class CitedAnswerBuilder:
     never as part of the answer.
 
     When the LLM was not asked (no `replies`: the context formatter found no passage, or none that can answer), the
-    answer is the refusal `NOT_IN_DOCUMENTS`, with the passages searched as uncited sources.
+    answer is the refusal `NOT_IN_DOCUMENTS`, with the passages searched as uncited sources. Given the question's
+    `names`, a statement whose figures come from documents that do not name them is left out, and the answer is
+    the refusal when such a statement comes first (`NameGrounding`); the whole answer and the stream go through
+    one `StreamingStatementCiter`, so both say the same.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class CitedAnswerBuilder:
         min_overlap_with_figures: float = 0.25,
         max_citations: int = 3,
         min_relative_support: float = 0.0,
+        ground_figures: bool = True,
     ) -> None:
         """
         :param include_passage_text: Whether each source carries the passage text it points at (a default that a
@@ -56,6 +61,8 @@ class CitedAnswerBuilder:
         :param max_citations: Citations added to one statement at most.
         :param min_relative_support: Share of the best passage's support another passage needs to be cited beside
             it (0: every supporting passage).
+        :param ground_figures: Whether a statement's figures must come from a document that names the question's
+            `names` (`NameGrounding`); without `names`, nothing is checked.
         """
         self.include_passage_text = include_passage_text
         self.cite_statements = cite_statements
@@ -63,20 +70,34 @@ class CitedAnswerBuilder:
         self.min_overlap_with_figures = min_overlap_with_figures
         self.max_citations = max_citations
         self.min_relative_support = min_relative_support
+        self.ground_figures = ground_figures
         self.citer = StatementCiter(min_overlap, min_overlap_with_figures, max_citations, min_relative_support)
 
     def stream_citer(
-        self, documents: list[Document], query: str | None = None, key_lines: list[dict[str, Any]] | None = None
+        self,
+        documents: list[Document],
+        query: str | None = None,
+        key_lines: list[dict[str, Any]] | None = None,
+        names: list[str] | None = None,
     ) -> CitationStreamFilter | StreamingStatementCiter:
         """What checks the citations of the answer as it streams, by the same rule as `run` (extract included)."""
         if not self.cite_statements:
             return CitationStreamFilter(len(documents))
+        grounding = NameGrounding(names if self.ground_figures else None, documents, query)
         return StreamingStatementCiter(
-            self.citer, passage_texts(documents), lambda answer: closest_extract(answer, query, key_lines)
+            self.citer,
+            passage_texts(documents),
+            lambda answer: closest_extract(answer, query, key_lines),
+            grounding.grounded if grounding.active else None,
         )
 
     @component.output_types(
-        answer=str, thinking=str, sources=list[dict[str, Any]], invalid_citations=list[int], unsupported=list[str]
+        answer=str,
+        thinking=str,
+        sources=list[dict[str, Any]],
+        invalid_citations=list[int],
+        unsupported=list[str],
+        left_out=list[str],
     )
     def run(
         self,
@@ -87,6 +108,7 @@ class CitedAnswerBuilder:
         *,
         query: str | None = None,
         key_lines: list[dict[str, Any]] | None = None,
+        names: list[str] | None = None,
     ) -> dict[str, Any]:
         """
         :param documents: The passages the prompt showed, in the same order.
@@ -96,9 +118,12 @@ class CitedAnswerBuilder:
             prefilled): the reply starts in it.
         :param query: The question; with `key_lines` (the context formatter's, best first), an answer that only
             restates the question ends with the best key line, cited (`closest_extract`; with `cite_statements` on).
+        :param names: The question's names (`AnswerabilityChecker`): the documents an answer's figures must come
+            from name them (with `cite_statements` on).
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
             (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
-            point at no passage) and `unsupported` (the statements no passage supports).
+            point at no passage), `unsupported` (the statements no passage supports, shown uncited) and `left_out`
+            (the statements left out because their figures come from documents about something else).
         """
         with_text = self.include_passage_text if include_passage_text is None else include_passage_text
         if replies is None:
@@ -109,22 +134,27 @@ class CitedAnswerBuilder:
                 "sources": sources,
                 "invalid_citations": [],
                 "unsupported": [],
+                "left_out": [],
             }
         thinking, text = split_reply(replies[0] if replies else None, prompted_thinking)
         answer, cited, invalid = check_citations(text, len(documents))
         if not self.cite_statements:
             sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, 1)]
             return {
-                "answer": answer.strip(), "thinking": thinking, "sources": sources, "invalid_citations": invalid,
+                "answer": answer.strip(),
+                "thinking": thinking,
+                "sources": sources,
+                "invalid_citations": invalid,
                 "unsupported": [],
+                "left_out": [],
             }
-        statements = self.citer.cite_answer(answer.strip(), passage_texts(documents))
-        cited_answer = "".join(st.text for st in statements).strip()
-        extract = closest_extract(cited_answer or answer.strip(), query, key_lines)  # « [1] » alone: no statement
-        extract_from = key_lines[0]["number"] if extract and key_lines else None
+        stream = self.stream_citer(documents, query, key_lines, names)
+        shown = (stream.feed(answer.strip()) + stream.close()).strip()
+        statements = stream.statements
+        extract_from = key_lines[0]["number"] if stream.ending and key_lines else None
         sources = []
         for i, doc in enumerate(documents, start=1):
-            citing = [k for k, st in enumerate(statements) if i in st.cited]
+            citing = [k for k, st in enumerate(statements) if i in st.cited and st.grounded]
             entry = source_entry(i, doc, bool(citing) or i == extract_from, with_text=with_text)
             if citing:
                 by_model = any(i in statements[k].by_model for k in citing)
@@ -134,11 +164,12 @@ class CitedAnswerBuilder:
                 entry["cited_by"] = "extract"
             sources.append(entry)
         return {
-            "answer": (cited_answer + extract).strip(),
+            "answer": shown,
             "thinking": thinking,
             "sources": sources,
             "invalid_citations": invalid,
-            "unsupported": [st.text.strip() for st in statements if not st.supported],
+            "unsupported": [st.text.strip() for st in statements if not st.supported and st.grounded],
+            "left_out": [st.text.strip() for st in statements if not st.grounded],
         }
 
 

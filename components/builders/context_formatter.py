@@ -12,12 +12,11 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
+from components.document_meta import SOURCE_KEYS, TITLE_KEYS, document_key, first_value
 from components.french_analysis import FrenchAnalyzer
 from components.inline_async import runs_inline
 
 # Metadata read defensively: the first key present wins.
-_TITLE_KEYS = ("title",)
-_SOURCE_KEYS = ("source", "file_path", "file_name")
 _DATE_KEYS = ("publish_date", "date")
 _SECTION_KEYS = ("section_path", "parent_section_path", "parent_headings", "headings", "section_title", "section")
 
@@ -48,21 +47,12 @@ def strip_markup(text: str) -> str:
     return text.strip()
 
 
-def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    return next((meta[k] for k in keys if meta.get(k) not in (None, "", [])), None)
-
-
 def section_path(meta: dict[str, Any]) -> str | None:
     """The passage's place in its document ("Chapitre 2 > Lot 1"), from whichever key the indexer wrote."""
-    value = _first(meta, _SECTION_KEYS)
+    value = first_value(meta, _SECTION_KEYS)
     if isinstance(value, (list, tuple)):
         return " > ".join(str(v) for v in value if v) or None
     return str(value) if value is not None else None
-
-
-def document_key(document: Document) -> str:
-    """What identifies the document a passage comes from."""
-    return str(_first(document.meta, _SOURCE_KEYS) or _first(document.meta, _TITLE_KEYS) or document.id)
 
 
 @component
@@ -239,9 +229,9 @@ class ContextFormatter:
         copied a `Titre : … | Source : … | Pertinence : 0.95` header line into their answers.
         """
         meta = document.meta
-        title = _first(meta, _TITLE_KEYS) or _first(meta, _SOURCE_KEYS)
+        title = first_value(meta, TITLE_KEYS) or first_value(meta, SOURCE_KEYS)
         section = section_path(meta)
-        date = _first(meta, _DATE_KEYS)
+        date = first_value(meta, _DATE_KEYS)
         label = " — ".join(str(part) for part in dict.fromkeys((title, section)) if part)
         if date:
             label = f"{label} ({date})" if label else str(date)

@@ -57,6 +57,7 @@ class Statement:
     by_model: list[int] = field(default_factory=list)  # of those, the ones the model wrote itself
     supported: bool = True  # False: a factual statement that no passage supports
     checkable: bool = True  # False: the refusal sentence, connectives: no citation asked
+    grounded: bool = True  # False: its figures come from documents about something else (left out of the answer)
 
 
 def split_statements(text: str) -> list[str]:
@@ -184,30 +185,47 @@ class StreamingStatementCiter:
     Cites an answer as it streams. The current statement's words are shown as they come; only its end is held back
     (`_HELD_TAIL`: trailing punctuation and spaces, a citation group being written), and once the statement is
     complete the rest is shown with its checked citations. What was shown is always the start of the whole answer's
-    text, so a streamed and a whole answer end the same.
+    text, so a streamed and a whole answer end the same (`CitedAnswerBuilder` feeds the whole answer through it).
+
+    With a `grounding` check (the question names something rare: `NameGrounding`), a statement is shown only once it
+    is complete and checked: a statement whose figures come from documents about something else is left out, and
+    when it comes before any grounded statement the answer becomes the refusal sentence (`refused`) and the rest of
+    the model's text is dropped.
     """
 
     def __init__(
-        self, citer: StatementCiter, passages: list[str], epilogue: Callable[[str], str] | None = None
+        self,
+        citer: StatementCiter,
+        passages: list[str],
+        epilogue: Callable[[str], str] | None = None,
+        grounding: Callable[[str], bool] | None = None,
     ) -> None:
         """
         :param citer: The rule, the same as the whole answer's.
         :param passages: The passages given to the model, in order.
         :param epilogue: What follows the whole answer, given its text (e.g. `closest_extract`), shown at the end.
+        :param grounding: Whether a statement's figures come from the right documents (`NameGrounding.grounded`);
+            None: not checked, statements stream word by word.
         """
-        self.citer, self.passages, self.epilogue = citer, passages, epilogue
+        self.citer, self.passages, self.epilogue, self.grounding = citer, passages, epilogue, grounding
         self.statements: list[Statement] = []
+        self.refused = False  # an ungrounded statement came first: the answer is the refusal sentence
+        self.ending = ""  # what the epilogue added at the end
         self._pending = ""  # the current statement as the model wrote it
         self._shown = 0  # characters of it already shown (of its text without citations)
         self._received = ""  # the whole text as the model wrote it
 
     def feed(self, text: str) -> str:
         """What can be shown now: the statements completed by this text, cited, and the start of the next one."""
+        if self.refused:
+            return ""
         self._pending += text
         self._received += text
         pieces = split_statements(self._pending)
         done, self._pending = pieces[:-1], pieces[-1] if pieces else ""
         out = self._emit(done) if done else ""
+        if self.grounding is not None or self.refused:  # shown once complete and checked
+            return out
         body = without_citations(self._pending)
         visible = body[: _HELD_TAIL.search(body).start()]
         out += visible[self._shown :]
@@ -217,15 +235,24 @@ class StreamingStatementCiter:
     def close(self) -> str:
         """The rest of the last statement, and the epilogue, at the end of the stream."""
         rest, self._pending = self._pending, ""
-        out = self._emit([rest]) if rest else ""
-        if self.epilogue is not None:
-            cited = "".join(st.text for st in self.statements).strip()
-            out += self.epilogue(cited or self._received.strip())  # « [1] » alone leaves no statement
+        out = self._emit([rest]) if rest and not self.refused else ""
+        if self.epilogue is not None and not self.refused:
+            cited = "".join(st.text for st in self.statements if st.grounded).strip()
+            self.ending = self.epilogue(cited or self._received.strip())  # « [1] » alone leaves no statement
+            out += self.ending
         return out
 
     def _emit(self, pieces: list[str]) -> str:
-        cited = [self.citer.cite(piece, self.passages) for piece in pieces]
-        self.statements.extend(cited)
-        text = "".join(s.text for s in cited)
         shown, self._shown = self._shown, 0
+        text = ""
+        for piece in pieces:
+            statement = self.citer.cite(piece, self.passages)
+            self.statements.append(statement)
+            if self.grounding is not None and statement.checkable and not self.grounding(statement.text):
+                statement.grounded = False
+                if not any(st.grounded and st.checkable for st in self.statements):
+                    self.refused = True
+                    return (text + ("" if not text or text[-1].isspace() else " ") + NOT_IN_DOCUMENTS)[shown:]
+                continue
+            text += statement.text
         return text[shown:]

@@ -15,6 +15,9 @@ from components.french_analysis import FrenchAnalyzer, fold, is_code, proper_nam
 logger = logging.getLogger(__name__)
 
 _YEAR = re.compile(r"(?<![\d/-])(?:19|20)\d\d(?![\d/-])")
+# An acronym (« SIEAL », « DOE »): a name for what the answer is about, not for what the passages must hold (an
+# acronym the documents spell out, « dossier des ouvrages exécutés », is no missing name).
+_ACRONYM = re.compile(r"(?<![\w-])[A-ZÀ-Ý]{2,}(?![\w-])")
 PASSAGE_CACHE_SIZE = 4096
 # Snowball stems keep French verb and noun families apart (« reprendre » repren, « reprise » repris; « propose »
 # propos, « proposition » proposit): a word of the question also counts as found when a passage word shares its
@@ -53,6 +56,9 @@ class AnswerabilityChecker:
       word that the index holds in at most `max_name_share` of its documents, or in none;
     - or the best passage (title included) holds less than `min_coverage` of the question's weight.
     Without statistics (a store that gives none), every term weighs the same.
+
+    It also gives the question's `names` (its codes, years, rare capitalised words and rare acronyms): what an
+    answer's figures must come from a document naming (`NameGrounding`, in the answer builder).
     """
 
     def __init__(
@@ -114,11 +120,12 @@ class AnswerabilityChecker:
             return 0, {}
 
     def assess(self, question: str, documents: list[Document]) -> dict[str, Any]:
-        """The check's details: `answerable`, `coverage` of the best passage, `missing_names`."""
+        """The check's details: `answerable`, `coverage` of the best passage, `missing_names`, `names`."""
         terms = [t for t in dict.fromkeys(self._analyzer.tokens(question)) if t not in self._request_terms]
         if not terms:
-            return {"answerable": bool(documents), "coverage": 1.0, "missing_names": []}
+            return {"answerable": bool(documents), "coverage": 1.0, "missing_names": [], "names": []}
         total, frequencies = self._statistics(question)
+        names = self._names(question, total, frequencies)
 
         def idf(term: str) -> float:
             if not total:
@@ -128,12 +135,13 @@ class AnswerabilityChecker:
 
         passages = [self._passage_terms(f"{d.meta.get('title') or ''}\n{d.content or ''}") for d in documents]
         found_anywhere = frozenset().union(*passages) if passages else frozenset()
-        missing = [t for t in self._names(question, total, frequencies) if t not in found_anywhere]
+        missing = [t for t in names if t not in found_anywhere]
         weights = {t: idf(t) for t in terms}
         whole = sum(weights.values()) or 1.0
         coverage = max((sum(w for t, w in weights.items() if _found(t, p)) / whole for p in passages), default=0.0)
         answerable = bool(documents) and not missing and coverage >= self.min_coverage
-        return {"answerable": answerable, "coverage": round(coverage, 3), "missing_names": missing}
+        names += [t for t in self._rare(_ACRONYM.findall(question), total, frequencies) if t not in names]
+        return {"answerable": answerable, "coverage": round(coverage, 3), "missing_names": missing, "names": names}
 
     def _names(self, question: str, total: int, frequencies: dict[str, int]) -> list[str]:
         """
@@ -149,23 +157,27 @@ class AnswerabilityChecker:
             seen_codes.add(bare)
             names.append(code)
         names += _YEAR.findall(question)
-        for word in proper_names(question):
-            for term in self._analyzer.words(word):
-                share = frequencies.get(term, 0) / total if total else 0.0
-                if share <= self.max_name_share:
-                    names.append(term)
+        names += self._rare(proper_names(question), total, frequencies)
         return list(dict.fromkeys(fold(n) for n in names))
 
-    @component.output_types(documents=list[Document], answerable=bool, coverage=float, missing_names=list[str])
+    def _rare(self, words: list[str], total: int, frequencies: dict[str, int]) -> list[str]:
+        """The terms of `words` that the index holds in at most `max_name_share` of its documents."""
+        terms = [t for word in words for t in self._analyzer.words(word)]
+        return [t for t in terms if (frequencies.get(t, 0) / total if total else 0.0) <= self.max_name_share]
+
+    @component.output_types(
+        documents=list[Document], answerable=bool, coverage=float, missing_names=list[str], names=list[str]
+    )
     def run(self, documents: list[Document], query: str) -> dict[str, Any]:
         """
         :param documents: The ranked passages the LLM would be given.
         :param query: The (standalone) question.
         :returns: `documents` unchanged, `answerable`, the best passage's `coverage` of the question's weight and
-            the names of the question found in no passage (`missing_names`).
+            the names of the question found in no passage (`missing_names`), and all its `names` (acronyms
+            included; none when the check is off).
         """
         if not self.enabled:
-            return {"documents": documents, "answerable": True, "coverage": 1.0, "missing_names": []}
+            return {"documents": documents, "answerable": True, "coverage": 1.0, "missing_names": [], "names": []}
         return {"documents": documents, **self.assess(query, documents)}
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 from haystack import Document, component
 
-from components.builders.context_formatter import document_key
+from components.document_meta import document_key, document_texts
 from components.french_analysis import codes_in, names_code
 from components.inline_async import runs_inline
-from components.rankers.metadata_booster import as_strings
 
 
 @component
@@ -44,13 +43,7 @@ class CodeFocus:
         codes = codes_in(query) if self.enabled else []
         if not codes or not documents:
             return {"documents": documents}
-        texts: dict[str, list[str]] = {}
-        for document in documents:
-            key = document_key(document)
-            if key not in texts:
-                texts[key] = [key, *(v for value in document.meta.values() for v in as_strings(value))]
-            texts[key].append(document.content or "")
-        naming = {key for key, parts in texts.items() if any(names_code("\n".join(parts), code) for code in codes)}
+        naming = {key for key, text in document_texts(documents).items() if any(names_code(text, c) for c in codes)}
         if not naming:
             return {"documents": documents}
         return {"documents": [d for d in documents if document_key(d) in naming]}

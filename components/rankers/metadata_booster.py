@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
 
+from components.document_meta import as_strings
 from components.french_analysis import FrenchAnalyzer, contains_whole
 from components.inline_async import runs_inline
 
@@ -134,9 +134,3 @@ class MetadataBooster:
             factor = self.factor(query, terms, doc.meta, today)
             boosted.append(replace(doc, score=score * factor if score >= 0 else score / factor))
         return {"documents": sorted(boosted, key=lambda d: d.score, reverse=True)}
-
-
-def as_strings(value: object) -> list[str]:
-    """A metadata value as a list of non-empty strings (a list of tags, a single string, a number)."""
-    items: Iterable[object] = value if isinstance(value, list | tuple | set) else [value]
-    return [str(v).strip() for v in items if v is not None and str(v).strip()]

@@ -47,6 +47,7 @@ def test_to_dict():
             "min_overlap_with_figures": 0.25,
             "max_citations": 2,
             "min_relative_support": 0.0,
+            "ground_figures": True,
         },
     }
 
@@ -94,7 +95,14 @@ def test_run_removes_citations_beyond_the_passages(text, answer, cited, invalid)
 
 def test_run_with_no_passages_invalidates_every_citation():
     result = _run("Réponse [1].", documents=[])
-    assert result == {"answer": "Réponse.", "thinking": "", "sources": [], "invalid_citations": [1], "unsupported": []}
+    assert result == {
+        "answer": "Réponse.",
+        "thinking": "",
+        "sources": [],
+        "invalid_citations": [1],
+        "unsupported": [],
+        "left_out": [],
+    }
 
 
 def test_run_numbers_sources_from_one_in_input_order():
@@ -457,3 +465,4 @@ def test_an_answer_that_answers_gets_no_extract():
         replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY
     )
     assert out["answer"] == "Elle est prévue du 10/11/2025 au 14/11/2025 [1]."
+

@@ -100,3 +100,18 @@ def test_the_first_word_of_a_sentence_is_no_name(checker):
     out = checker.run(documents=_ranked("b1037"), query="Présente-moi l'affaire B1037.")
     assert out["missing_names"] == []
     assert out["answerable"] is True
+
+
+def test_the_question_s_names_include_its_rare_acronyms_which_the_passages_need_not_hold(checker):
+    # « SIEAL » is in no document: no missing name (an acronym may be spelt out), but a name the answer's figures
+    # must come from a document naming (the answer builder's grounding).
+    out = checker.run(documents=_ranked("b1037"), query="Depuis quand le SIEAL travaille-t-il à Montreval avec ROV ?")
+    assert out["missing_names"] == []
+    assert "sieal" in out["names"]
+    out = checker.run(documents=_ranked("a2458"), query="Quelle épaisseur de rabotage pour l'affaire A2458 en 2025 ?")
+    assert out["names"] == ["a2458", "2025"]
+
+
+def test_a_disabled_check_names_nothing(tmp_path):
+    out = AnswerabilityChecker(enabled=False).run(documents=_ranked("pv"), query="Le SIEAL et l'affaire A2458 ?")
+    assert out["names"] == []
