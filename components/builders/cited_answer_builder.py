@@ -7,7 +7,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 
-from components.builders.citations import CitationStreamFilter, check_citations
+from components.builders.citations import CITATION_GROUP, CitationStreamFilter, check_citations
 from components.builders.closest_extract import closest_extract
 from components.builders.context_formatter import section_path
 from components.builders.grounding import NameGrounding
@@ -87,7 +87,7 @@ class CitedAnswerBuilder:
         return StreamingStatementCiter(
             self.citer,
             passage_texts(documents),
-            lambda answer: closest_extract(answer, query, key_lines),
+            lambda answer: closest_extract(answer, query, key_lines, documents),
             grounding.grounded if grounding.active else None,
         )
 
@@ -117,7 +117,9 @@ class CitedAnswerBuilder:
         :param prompted_thinking: The prompt asked for `<thinking>`/`<answer>` and opened the reasoning (`<thinking>`
             prefilled): the reply starts in it.
         :param query: The question; with `key_lines` (the context formatter's, best first), an answer that only
-            restates the question ends with the best key line, cited (`closest_extract`; with `cite_statements` on).
+            restates the question ends with the best key line, cited, and an answer that leads with a figure ends
+            with the line of the cited passage that holds it, when the line says more (`closest_extract`; with
+            `cite_statements` on).
         :param names: The question's names (`AnswerabilityChecker`): the documents an answer's figures must come
             from name them (with `cite_statements` on).
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
@@ -151,7 +153,8 @@ class CitedAnswerBuilder:
         stream = self.stream_citer(documents, query, key_lines, names)
         shown = (stream.feed(answer.strip()) + stream.close()).strip()
         statements = stream.statements
-        extract_from = key_lines[0]["number"] if stream.ending and key_lines else None
+        marks = [int(m.group(1)) for m in CITATION_GROUP.finditer(stream.ending)]
+        extract_from = marks[-1] if marks else None
         sources = []
         for i, doc in enumerate(documents, start=1):
             citing = [k for k, st in enumerate(statements) if i in st.cited and st.grounded]

@@ -204,7 +204,7 @@ class ContextFormatter:
         candidates: list[tuple[int, int, str, str, set[str], set[str]]] = []
         for number, document in enumerate(documents, start=1):
             title = set(self._analyzer.words(str(document.meta.get("title") or "")))
-            for position, (line, header) in enumerate(_lines(document.content or "")):
+            for position, (line, header) in enumerate(passage_lines(document.content or "")):
                 own = terms & set(self._analyzer.words(line))
                 if not own:
                     continue  # a line is key for what it says itself; its header and title only rank it
@@ -255,7 +255,7 @@ def _shown_line(line: str, header: str, *, as_fields: bool) -> str:
     return " ; ".join(pairs)
 
 
-def _lines(text: str) -> list[tuple[str, str]]:
+def passage_lines(text: str) -> list[tuple[str, str]]:
     """The lines of a passage worth showing alone, each with the header row of its table (or "")."""
     lines = [line.strip() for line in text.split("\n")]
     out: list[tuple[str, str]] = []

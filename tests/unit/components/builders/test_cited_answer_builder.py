@@ -466,3 +466,65 @@ def test_an_answer_that_answers_gets_no_extract():
     )
     assert out["answer"] == "Elle est prévue du 10/11/2025 au 14/11/2025 [1]."
 
+
+# ---- an answer that leads with a figure ends with the line the figure comes from, when it says more -------------
+
+
+def test_an_answer_copying_one_cell_of_a_row_ends_with_the_whole_row_cited():
+    reply = ChatMessage.from_assistant("La signalisation horizontale provisoire de la RD 912 est prévue le 10/11/2025.")
+    out = CitedAnswerBuilder().run(replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY)
+    body, extract = out["answer"].split("\n\n", 1)
+    assert body == "La signalisation horizontale provisoire de la RD 912 est prévue le 10/11/2025 [1]."
+    assert extract == (
+        "Extrait cité :\n\n| Phase | Début | Fin |\n|---|---|---|\n"
+        "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 [1] |"
+    )
+    streaming = CitedAnswerBuilder().stream_citer(PLANNING, PLANNING_QUESTION, PLANNING_KEY)
+    shown = "".join(streaming.feed(reply.text[i : i + 5]) for i in range(0, len(reply.text), 5)) + streaming.close()
+    assert shown.strip() == out["answer"]  # streamed and whole alike
+
+
+def test_a_figure_read_from_the_wrong_row_is_shown_in_its_row():
+    bill = Document(
+        content="| Désignation | Montant (€) |\n|---|---|\n| Total HT | 631 592,50 |\n| Total TTC | 757 911,00 |",
+        meta={"title": "Fiche affaire A2458"},
+    )
+    reply = ChatMessage.from_assistant("Le montant total HT du marché de l'affaire A2458 est de 757 911,00 € HT [1].")
+    out = CitedAnswerBuilder().run(replies=[reply], documents=[bill], query="Montant total HT de l'affaire A2458 ?")
+    row = "| Désignation | Montant (€) |\n|---|---|\n| Total TTC | 757 911,00 [1] |"
+    assert out["answer"].endswith(f"Extrait cité :\n\n{row}")
+
+
+def test_a_long_paragraph_is_quoted_by_the_sentence_holding_the_figures():
+    paragraph = (
+        "Le devis répond à la demande de la commune du 21 octobre 2025 et à la visite du 29 octobre 2025, en présence "
+        "du maire et du responsable des services techniques, qui ont précisé les contraintes d'accès au chantier. "
+        "L'offre est valable 90 jours à compter du 6 novembre 2025, soit jusqu'au 4 février 2026. Les prix sont "
+        "fermes et non révisables pendant la durée du chantier, hors modification du programme demandée par la "
+        "commune, qui ferait l'objet d'un avenant chiffré sur la base des prix unitaires du présent devis."
+    )
+    devis = Document(content=paragraph, meta={"title": "Devis D2025-087"})
+    reply = ChatMessage.from_assistant("Le devis D2025-087 est valable 90 jours [1].")
+    out = CitedAnswerBuilder().run(replies=[reply], documents=[devis], query="D2025-087 validité offre")
+    assert out["answer"].endswith(
+        "Extrait cité : « L'offre est valable 90 jours à compter du 6 novembre 2025, soit jusqu'au 4 février 2026. »"
+        " [1]"
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Intitulé : renforcement de la RD 912 [1].\nMontant : 757 911,00 € TTC [1].",  # leads with no figure
+        "Le total TTC est de 757 911,00 € et le total HT de 631 592,50 € [1].",  # the row says nothing more
+    ],
+)
+def test_an_answer_that_leads_with_no_figure_or_says_all_its_line_says_gets_no_extract(reply):
+    bill = Document(
+        content="Renforcement de la RD 912.\nLe total TTC est de 757 911,00 € et le total HT de 631 592,50 €.",
+        meta={"title": "Fiche affaire A2458"},
+    )
+    out = CitedAnswerBuilder().run(
+        replies=[ChatMessage.from_assistant(reply)], documents=[bill], query="Quel est le montant de l'affaire A2458 ?"
+    )
+    assert "Extrait" not in out["answer"]
