@@ -26,7 +26,7 @@ from components.builders.citations import CITATION_GROUP, numbers_in
 from components.builders.context_formatter import passage_lines
 from components.builders.figures import figures_in
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations
-from components.french_analysis import FrenchAnalyzer, fold
+from components.french_analysis import FrenchAnalyzer, codes_in, fold
 
 EXTRACT_LEAD = "Extrait le plus proche de la question"
 EVIDENCE_LEAD = "Extrait cité"
@@ -76,8 +76,8 @@ def closest_extract(
 
 def evidence_line(answer: str, question: str, key_lines: list[dict[str, Any]] | None, passages: list[Document]) -> str:
     """
-    The line of a cited passage that holds every figure of the answer's first statement (figures of the question
-    and single digits aside), quoted, when that statement states figures and the line says more than the answer
+    The line of a cited passage that holds every figure of the answer's first statement (figures of the question,
+    single digits and codes aside), quoted, when that statement states figures and the line says more than the answer
     (a figure or a word that neither the answer nor the question holds). The key lines come first (what the model
     read first), then the lines of the cited passages.
     """
@@ -85,7 +85,10 @@ def evidence_line(answer: str, question: str, key_lines: list[dict[str, Any]] | 
     if not statements:
         return ""
     first = statements[0]
-    figures = {f for f in figures_in(first) - figures_in(question) if not (len(f) == 1 and f.isdigit())}
+    stated = first
+    for code in codes_in(first):  # « RD 912 », « PR 16+300 » name a road and a place: no figure to show a line for
+        stated = stated.replace(code, " ")
+    figures = {f for f in figures_in(stated) - figures_in(question) if not (len(f) == 1 and f.isdigit())}
     cited = [n for group in CITATION_GROUP.finditer(first) for n in numbers_in(group.group(1))]
     if not figures or not cited:
         return ""

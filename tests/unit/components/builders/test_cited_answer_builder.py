@@ -516,12 +516,14 @@ def test_a_long_paragraph_is_quoted_by_the_sentence_holding_the_figures():
     "reply",
     [
         "Intitulé : renforcement de la RD 912 [1].\nMontant : 757 911,00 € TTC [1].",  # leads with no figure
+        "Intitulé : renforcement de la RD 912, PR 14+200 à PR 17+650 [1].",  # codes: a road, places
         "Le total TTC est de 757 911,00 € et le total HT de 631 592,50 € [1].",  # the row says nothing more
     ],
 )
 def test_an_answer_that_leads_with_no_figure_or_says_all_its_line_says_gets_no_extract(reply):
     bill = Document(
-        content="Renforcement de la RD 912.\nLe total TTC est de 757 911,00 € et le total HT de 631 592,50 €.",
+        content="Renforcement de la RD 912, PR 14+200 à PR 17+650, en 2025.\n"
+        "Le total TTC est de 757 911,00 € et le total HT de 631 592,50 €.",
         meta={"title": "Fiche affaire A2458"},
     )
     out = CitedAnswerBuilder().run(
