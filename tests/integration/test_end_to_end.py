@@ -10,6 +10,7 @@ import pytest
 import yaml
 from openai import APIStatusError, OpenAI
 
+from components.builders.statement_citer import NOT_IN_DOCUMENTS
 from tests.integration.conftest import PROJECT_ROOT, free_port, start_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -63,6 +64,28 @@ def test_streamed_and_whole_answers_carry_the_same_checked_citations(service: st
     assert sum(1 for d in deltas if d) >= 2, "the answer and its sources came in one piece"
     assert re.findall(r"\[\d+\]", answer) == re.findall(r"\[\d+\]", split_answer(whole)[0])
     assert answer.strip() == split_answer(whole)[0].strip()
+
+
+def _ask_whole_and_streamed(service: str, question: str) -> list[str]:
+    ask = {"model": "rag", "messages": [{"role": "user", "content": question}], "temperature": 0, "max_tokens": 200}
+    whole = client(service).chat.completions.create(**ask).choices[0].message.content or ""
+    stream = client(service).chat.completions.create(**ask, stream=True)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    return [split_answer(whole)[0].strip(), split_answer(streamed)[0].strip()]
+
+
+def test_a_figure_from_another_client_s_document_is_refused_not_shown(service: str) -> None:
+    """SIEAL is a client the documents name, but only the Département's fiche gives a « client since » year."""
+    for answer in _ask_whole_and_streamed(service, "Depuis quand le SIEAL est-il client de ROV ?"):
+        assert answer == NOT_IN_DOCUMENTS
+
+
+def test_a_figure_answer_shows_the_line_it_comes_from(service: str) -> None:
+    """The planning row gives the start and the end; the reader sees both, whichever the model copied."""
+    question = "Quand la signalisation horizontale provisoire de la RD 912 est-elle prévue ?"
+    for answer in _ask_whole_and_streamed(service, question):
+        assert "10/11/2025" in answer, answer
+        assert "14/11/2025" in answer, answer
 
 
 def test_rag_run_returns_answer_and_numbered_sources(service: str) -> None:
