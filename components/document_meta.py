@@ -27,6 +27,11 @@ def document_key(document: Document) -> str:
     return str(first_value(document.meta, SOURCE_KEYS) or first_value(document.meta, TITLE_KEYS) or document.id)
 
 
+def passage_texts(documents: list[Document]) -> list[str]:
+    """Each passage as the model reads it and as it is checked: its title, then its text."""
+    return [f"{doc.meta.get('title') or ''}\n{doc.content or ''}" for doc in documents]
+
+
 def document_texts(documents: list[Document]) -> dict[str, str]:
     """
     What each document of the passages says about itself, by `document_key` in order: its key (file name), its

@@ -13,6 +13,7 @@ from components.builders.context_formatter import section_path
 from components.builders.grounding import NameGrounding
 from components.builders.reasoning import split_reply
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
+from components.document_meta import passage_texts
 from components.inline_async import runs_inline
 
 SOURCE_META_FIELDS = ("title", "source", "page", "theme", "document_type", "publish_date", "code_affaire", "client")
@@ -174,11 +175,6 @@ class CitedAnswerBuilder:
             "unsupported": [st.text.strip() for st in statements if not st.supported and st.grounded],
             "left_out": [st.text.strip() for st in statements if not st.grounded],
         }
-
-
-def passage_texts(documents: list[Document]) -> list[str]:
-    """What a statement is checked against: each passage's title and text, as the model read them."""
-    return [f"{doc.meta.get('title') or ''}\n{doc.content or ''}" for doc in documents]
 
 
 def source_entry(number: int, document: Document, cited: bool, with_text: bool) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from haystack import Document
 
 from components.builders.citations import CITATION_GROUP, numbers_in
 from components.builders.context_formatter import passage_lines
-from components.builders.figures import figures_in
+from components.builders.figures import figures_in, stated_figures
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations
 from components.french_analysis import FrenchAnalyzer, codes_in, fold
 
@@ -88,7 +88,7 @@ def evidence_line(answer: str, question: str, key_lines: list[dict[str, Any]] | 
     stated = first
     for code in codes_in(first):  # « RD 912 », « PR 16+300 » name a road and a place: no figure to show a line for
         stated = stated.replace(code, " ")
-    figures = {f for f in figures_in(stated) - figures_in(question) if not (len(f) == 1 and f.isdigit())}
+    figures = stated_figures(stated, question)
     cited = [n for group in CITATION_GROUP.finditer(first) for n in numbers_in(group.group(1))]
     if not figures or not cited:
         return ""

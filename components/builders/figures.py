@@ -34,15 +34,17 @@ def figures_in(text: str) -> set[str]:
     return {normalize_figure(m.group(0)) for m in _NUMBER.finditer(text)}
 
 
-def unsupported_figures(text: str, passages: list[str], question: str = "") -> list[str]:
+def stated_figures(text: str, question: str = "") -> set[str]:
     """
-    The figures of `text` that appear in none of `passages` (nor in the question, which the user wrote).
+    The figures `text` states: those of the question (which the user wrote) and single digits left out (`1` or `2`
+    stand for words as often as for facts, « 1 place PMR », « lot 2 », and match nearly every passage anyway).
+    """
+    return {f for f in figures_in(text) - figures_in(question) if len(f) > 1}
 
-    Single digits are left out: `1` or `2` stand for words as often as for facts (« 1 place PMR », « lot 2 ») and
-    match nearly every passage anyway.
-    """
-    known = figures_in(question)
+
+def unsupported_figures(text: str, passages: list[str], question: str = "") -> list[str]:
+    """The figures `text` states (`stated_figures`) that appear in none of `passages`."""
+    known: set[str] = set()
     for passage in passages:
         known |= figures_in(passage)
-    found = figures_in(text)
-    return sorted(f for f in found if f not in known and not (len(f) == 1 and f.isdigit()))
+    return sorted(stated_figures(text, question) - known)

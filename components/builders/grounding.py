@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from haystack import Document
 
-from components.builders.figures import figures_in
-from components.document_meta import document_key, document_texts
+from components.builders.figures import figures_in, stated_figures
+from components.document_meta import document_key, document_texts, passage_texts
 from components.french_analysis import FrenchAnalyzer
 
 _analyzer = FrenchAnalyzer()
@@ -38,18 +38,14 @@ class NameGrounding:
         :param documents: The passages given to the model, in order.
         :param question: The question: its own figures (« en 2026 ») are not the answer's.
         """
-        self.names = list(names or [])
-        self._asked = figures_in(question or "")
-        naming: dict[str, bool] = {}
-        if self.names:
-            for key, text in document_texts(documents).items():
-                terms = set(_analyzer.tokens(text))
-                naming[key] = all(name in terms for name in self.names)
-        self._passages = [
-            (figures_in(f"{d.meta.get('title') or ''}\n{d.content or ''}"), naming[document_key(d)])
-            for d in documents
-            if self.names
-        ]
+        self._question = question or ""
+        self._passages: list[tuple[set[str], bool]] = []  # each passage's figures, and whether its document names all
+        if names:
+            naming = {key: set(names) <= set(_analyzer.tokens(text)) for key, text in document_texts(documents).items()}
+            self._passages = [
+                (figures_in(text), naming[document_key(d)])
+                for d, text in zip(documents, passage_texts(documents), strict=True)
+            ]
 
     @property
     def active(self) -> bool:
@@ -67,6 +63,6 @@ class NameGrounding:
         """
         if not self.active:
             return True
-        figures = {f for f in figures_in(statement) - self._asked if len(f) > 1}
+        figures = stated_figures(statement, self._question)
         holders = [naming for passage_figures, naming in self._passages if figures & passage_figures]
         return not holders or any(holders)

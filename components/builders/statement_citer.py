@@ -12,8 +12,8 @@ two passages that both hold the figure are cited together only when they say it 
 - the refusal sentence, questions and statements with too few content words (connectives, « Voici les éléments : »)
   get none.
 
-`StatementCiter` is used twice, with one rule: by `CitedAnswerBuilder` on the whole answer, and by the answer
-stream (`StreamingStatementCiter`), so a streamed answer and a whole one carry the same text and citations. The
+`StatementCiter` is the rule; `StreamingStatementCiter` applies it to the answer stream and `CitedAnswerBuilder`
+feeds the whole answer through the same, so a streamed answer and a whole one carry the same text and citations. The
 stream shows a statement's words as they come and holds back only its end (trailing punctuation, spaces and any
 `[n]` the model writes): when the statement is complete it is checked, and its checked citations are shown before
 its final punctuation. An unchecked `[n]` is never shown, and the time to the first token is the model's.
@@ -148,10 +148,6 @@ class StatementCiter:
         by_model = [n for n in dict.fromkeys(written) if n in supporting]
         cited = by_model or supporting[: self.max_citations]
         return Statement(_with_citations(body, cited), cited, by_model)
-
-    def cite_answer(self, text: str, passages: list[str]) -> list[Statement]:
-        """Every statement of an answer, cited."""
-        return [self.cite(piece, passages) for piece in split_statements(text)]
 
 
 def without_citations(statement: str) -> str:

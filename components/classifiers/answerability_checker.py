@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.core.serialization import import_class_by_name
 
+from components.document_meta import passage_texts
 from components.french_analysis import FrenchAnalyzer, fold, is_code, proper_names
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class AnswerabilityChecker:
             df = frequencies.get(term, 0)
             return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
-        passages = [self._passage_terms(f"{d.meta.get('title') or ''}\n{d.content or ''}") for d in documents]
+        passages = [self._passage_terms(text) for text in passage_texts(documents)]
         found_anywhere = frozenset().union(*passages) if passages else frozenset()
         missing = [t for t in names if t not in found_anywhere]
         weights = {t: idf(t) for t in terms}
