@@ -96,4 +96,3 @@ class CrossEncoderRanker(SentenceTransformersSimilarityRanker):
             ]
             reranked = sorted(blended, key=lambda d: d.score, reverse=True)
         return {"documents": (reranked + tail)[:top_k]}
-

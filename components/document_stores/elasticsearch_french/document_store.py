@@ -239,4 +239,3 @@ class FrenchElasticsearchDocumentStore(ElasticsearchDocumentStore):
         responses = self._client.msearch(searches=searches)["responses"]
         counts = [int(r.get("hits", {}).get("total", {}).get("value", 0)) for r in responses]
         return counts[0], dict(zip([*words, *codes], counts[1:], strict=True))
-

@@ -318,8 +318,6 @@ async def test_streamed_openai_answer_lists_the_sources_once(rag):
     assert text.count("**Sources**") == 1
 
 
-
-
 PROMPTED = [
     "Le passage [1",
     "] donne 3 mois.\n</thin",

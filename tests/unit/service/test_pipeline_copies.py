@@ -79,8 +79,13 @@ def test_a_document_copied_field_by_field_equals_its_deep_copy():
     doc = Document(
         content="Facture 2023-114",
         blob=ByteStream(b"%PDF", mime_type="application/pdf"),
-        meta={"ao_id": "A2458", "tags": ["enrobés", "RD 912"], "pages": (1, 2), "extra": {"lot": [3]},
-              "date": datetime.date(2025, 10, 8)},
+        meta={
+            "ao_id": "A2458",
+            "tags": ["enrobés", "RD 912"],
+            "pages": (1, 2),
+            "extra": {"lot": [3]},
+            "date": datetime.date(2025, 10, 8),
+        },
         score=0.5,
         embedding=[0.1, 0.2],
         sparse_embedding=SparseEmbedding(indices=[1, 7], values=[0.5, 0.25]),

@@ -157,7 +157,6 @@ def test_reranking_more_than_the_fused_candidates_is_refused(raw, write_config):
 
 def test_a_file_that_extends_another_changes_only_what_it_says(tmp_path):
 
-
     (tmp_path / "site.yml").write_text(
         f"extends: {DEFAULT_CONFIG_PATH}\n"
         "server: {workers: 3}\n"
@@ -172,7 +171,6 @@ def test_a_file_that_extends_another_changes_only_what_it_says(tmp_path):
 
 
 def test_extends_that_loops_is_a_clear_error(tmp_path):
-
 
     (tmp_path / "a.yml").write_text("extends: b.yml\n", encoding="utf-8")
     (tmp_path / "b.yml").write_text("extends: a.yml\n", encoding="utf-8")

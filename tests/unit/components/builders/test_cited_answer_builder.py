@@ -394,8 +394,11 @@ PLANNING = [
 ]
 PLANNING_QUESTION = "Quand la signalisation horizontale provisoire de la RD 912 est-elle prévue ?"
 PLANNING_KEY = [
-    {"number": 1, "line": "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |",
-     "header": "| Phase | Début | Fin |"},
+    {
+        "number": 1,
+        "line": "| Signalisation horizontale provisoire | 10/11/2025 | 14/11/2025 |",
+        "header": "| Phase | Début | Fin |",
+    },
 ]
 
 
@@ -420,9 +423,7 @@ def test_an_answer_restating_the_question_is_told_from_one_that_answers(answer, 
 
 def test_an_answer_restating_the_question_ends_with_the_closest_line_cited():
     reply = ChatMessage.from_assistant("La signalisation horizontale provisoire de la RD 912 est-elle prévue [2]?")
-    out = CitedAnswerBuilder().run(
-        replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY
-    )
+    out = CitedAnswerBuilder().run(replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY)
     body, extract = out["answer"].split("\n\n", 1)
     assert body == "La signalisation horizontale provisoire de la RD 912 est-elle prévue ?"  # a question: no [n]
     assert extract == (
@@ -449,7 +450,9 @@ def test_a_sentence_extract_is_quoted_and_cited():
 
 def test_an_answer_of_citation_marks_alone_gets_the_closest_line():
     out = CitedAnswerBuilder().run(
-        replies=[ChatMessage.from_assistant("[1]")], documents=PLANNING, query=PLANNING_QUESTION,
+        replies=[ChatMessage.from_assistant("[1]")],
+        documents=PLANNING,
+        query=PLANNING_QUESTION,
         key_lines=PLANNING_KEY,
     )
     assert out["answer"].startswith("Extrait le plus proche de la question :\n\n| Phase | Début | Fin |")
@@ -461,9 +464,7 @@ def test_an_answer_of_citation_marks_alone_gets_the_closest_line():
 
 def test_an_answer_that_answers_gets_no_extract():
     reply = ChatMessage.from_assistant("Elle est prévue du 10/11/2025 au 14/11/2025.")
-    out = CitedAnswerBuilder().run(
-        replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY
-    )
+    out = CitedAnswerBuilder().run(replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY)
     assert out["answer"] == "Elle est prévue du 10/11/2025 au 14/11/2025 [1]."
 
 

@@ -166,8 +166,11 @@ def test_websockets_need_credentials_too(settings, client_for):
     from fastapi import WebSocket
     from starlette.websockets import WebSocketDisconnect
 
-    client = client_for(with_sections(settings, auth={
-        "mode": "required", "api_keys": [{"name": "bot", "sha256": hash_api_key("ws-key")}]}))
+    client = client_for(
+        with_sections(
+            settings, auth={"mode": "required", "api_keys": [{"name": "bot", "sha256": hash_api_key("ws-key")}]}
+        )
+    )
 
     @client.app.websocket("/askai/ws")
     async def ws(websocket: WebSocket) -> None:

@@ -61,17 +61,20 @@ def test_component_runs_are_timed_into_the_request():
 
 def _hybrid_app(settings, dense_store, bm25_store) -> TestClient:
     pipeline = Pipeline()
-    pipeline.add_component("dense_retriever", FaultTolerantRetriever(InMemoryEmbeddingRetriever(dense_store), "dense",
-                                                                     ["bm25"]))
-    pipeline.add_component("bm25_retriever", FaultTolerantRetriever(InMemoryBM25Retriever(bm25_store), "bm25",
-                                                                    ["dense"]))
+    pipeline.add_component(
+        "dense_retriever", FaultTolerantRetriever(InMemoryEmbeddingRetriever(dense_store), "dense", ["bm25"])
+    )
+    pipeline.add_component(
+        "bm25_retriever", FaultTolerantRetriever(InMemoryBM25Retriever(bm25_store), "bm25", ["dense"])
+    )
     app = FastAPI()
 
     @app.post("/rag/run")
     async def rag_run(request: Request) -> dict:
         body = await request.json()
-        out = await pipeline.run_async({"dense_retriever": {"query_embedding": [1.0, 0.0]},
-                                        "bm25_retriever": {"query": body["query"]}})
+        out = await pipeline.run_async(
+            {"dense_retriever": {"query_embedding": [1.0, 0.0]}, "bm25_retriever": {"query": body["query"]}}
+        )
         return {"n": len(out["dense_retriever"]["documents"]) + len(out["bm25_retriever"]["documents"])}
 
     install_gateway(app, with_sections(settings, auth={"mode": "dev"}, cache={"backend": "off"}))
