@@ -12,15 +12,23 @@ from typing import Any
 from haystack import Document, component
 
 from components.builders.token_budget import TokenBudget
+from components.classifiers.query_classifier import QUERY_CLASSES
 from components.document_meta import SOURCE_KEYS, TITLE_KEYS, document_key, first_value
-from components.french_analysis import FrenchAnalyzer
+from components.french_analysis import FrenchAnalyzer, codes_in, fold, names_code
 from components.inline_async import runs_inline
+from components.rankers.numeric_chunk_prioritizer import asked_kinds, figure_kinds
 
 # Metadata read defensively: the first key present wins.
 _DATE_KEYS = ("publish_date", "date")
 _SECTION_KEYS = ("section_path", "parent_section_path", "parent_headings", "headings", "section_title", "section")
 
 PASSAGE_CACHE_SIZE = 4096  # passages whose shown text is kept (a few MB)
+# A figure said without taxes or with them: a question that names one of the two is not answered by a line that
+# names only the other (« montant total HT » and the `| Total TTC | 757 911,00 |` row, read as HT by the 1.5B).
+_TAX_BASES = {
+    "ht": re.compile(r"\b(?:HT|H\.T\.|hors[ -]taxes?)(?!\w)", re.IGNORECASE),
+    "ttc": re.compile(r"\b(?:TTC|T\.T\.C\.|toutes taxes comprises)(?!\w)", re.IGNORECASE),
+}
 _TABLE_RULE = re.compile(r"^\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
 
 _MARKUP = [
@@ -100,6 +108,11 @@ class ContextFormatter:
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
+        unknown = sorted(set(key_lines_only or []) - set(QUERY_CLASSES))
+        if unknown:
+            raise ValueError(
+                f"key_lines_only names query classes: {', '.join(QUERY_CLASSES)}; not {', '.join(unknown)}"
+            )
         self.max_docs = max_docs
         self.max_chunks_per_source = max_chunks_per_source
         self.max_tokens_per_doc = max_tokens_per_doc
@@ -151,11 +164,38 @@ class ContextFormatter:
             if lines:
                 return {"documents": read, "context": self.key_passages(lines), "key_lines": lines}
         context = "\n\n".join(self._block(i, doc) for i, doc in enumerate(kept, start=1))
-        lines = self.key_lines_of(query, kept) if query and self.key_lines else []
+        if not (query and self.key_lines):
+            return {"documents": kept, "context": context, "key_lines": []}
+        shown, lines = self._key_lines_beyond(query, kept, self._passages(documents, whole=False))
         key = self.key_passages(lines)
         if not key:
             return {"documents": kept, "context": context, "key_lines": lines}
-        return {"documents": kept, "context": f"{key}\n\n{context}", "key_lines": lines}
+        return {"documents": shown, "context": f"{key}\n\n{context}", "key_lines": lines}
+
+    def _key_lines_beyond(
+        self, query: str, kept: list[Document], read: list[Document]
+    ) -> tuple[list[Document], list[dict[str, Any]]]:
+        """
+        The key lines read in every ranked passage of the shown documents (`read`), numbered as the blocks of
+        `kept`; a line that no block shows gets the number of its passage, added after the blocks. « F2025-0412
+        échéance paiement »: the invoice's totals and details fill its two blocks, the due date is in its heading
+        passage, ranked third.
+        """
+        shown = list(kept)
+        number_of = {id(doc): i for i, doc in enumerate(kept, start=1)}
+        by_id = {doc.id: doc for doc in kept}
+        lines = self.key_lines_of(query, read)
+        for line in lines:
+            passage = read[line["number"] - 1]
+            block = by_id.get(passage.id)
+            if block is not None and line["line"] in (block.content or ""):
+                line["number"] = number_of[id(block)]
+                continue
+            if id(passage) not in number_of:
+                shown.append(passage)
+                number_of[id(passage)] = len(shown)
+            line["number"] = number_of[id(passage)]
+        return shown, lines
 
     def _passages(self, documents: list[Document], *, whole: bool) -> list[Document]:
         """
@@ -198,19 +238,42 @@ class ContextFormatter:
         it (a code in every line of a document tells one line from another no better than a stop word); the words
         its table header and its document title add count a quarter, to rank lines that say the same.
         """
-        terms = set(self._analyzer.words(question))
+        # A reference written in several words (`NF P 98-331`, `RD 912`) is one term: as four it outweighed the
+        # word asked about (« NF P 98-331 édition » put the reference line before the edition's).
+        references = [code for code in codes_in(question) if " " in code.strip()]
+        parts = {word for code in references for word in self._analyzer.words(code)}
+
+        # The kind of figure asked (« quelle part » a percentage) counts as a term that lines holding one say:
+        # « Le cumul facturé représente 67,9 % du montant initial » said only two of the question's words.
+        kinds = {f"<{kind}>" for kind in asked_kinds(question)}
+
+        def terms_of(text: str) -> set[str]:
+            return set(self._analyzer.words(text)) | {fold(c.lower()) for c in references if names_code(text, c)}
+
+        terms = (set(self._analyzer.words(question)) - parts) | {fold(c.lower()) for c in references} | kinds
         if not terms:
             return []
+        asked_bases = {base for base, pattern in _TAX_BASES.items() if pattern.search(question)}
+        other_bases = set(_TAX_BASES) - asked_bases if len(asked_bases) == 1 else set()
         candidates: list[tuple[int, int, str, str, set[str], set[str]]] = []
         for number, document in enumerate(documents, start=1):
-            title = set(self._analyzer.words(str(document.meta.get("title") or "")))
+            title = terms_of(str(document.meta.get("title") or ""))
             for position, (line, header) in enumerate(passage_lines(document.content or "")):
-                own = terms & set(self._analyzer.words(line))
-                if not own:
+                own = terms & (terms_of(line) | {f"<{kind}>" for kind in figure_kinds(line)})
+                if not own or _names_only(line, other_bases):
                     continue  # a line is key for what it says itself; its header and title only rank it
-                found = terms & (set(self._analyzer.words(header)) | title | own)
+                found = terms & (terms_of(header) | title | own)
                 if len(found) >= min(2, len(terms)):
                     candidates.append((number, position, line, header, own, found - own))
+        return self._best_lines(terms, candidates)
+
+    def _best_lines(
+        self, terms: set[str], candidates: list[tuple[int, int, str, str, set[str], set[str]]]
+    ) -> list[dict[str, Any]]:
+        """
+        The `key_lines` best candidates (passage number, position, line, header, terms it says, terms its header or
+        title add): each term weighed by how few candidates say it, those of the header or title a quarter.
+        """
         if not candidates:
             return []
         held = Counter(t for *_, own, _ in candidates for t in own)
@@ -219,8 +282,12 @@ class ContextFormatter:
             (-(sum(weight[t] for t in own) + 0.25 * sum(weight[t] for t in context)), number, position, line, header)
             for number, position, line, header, own, context in candidates
         )
-        best = scored[: self.key_lines]
-        return [{"number": number, "line": line, "header": header} for _, number, _, line, header in best]
+        best: dict[str, dict[str, Any]] = {}  # overlapping passages repeat lines: each is shown once
+        for _, number, _, line, header in scored:
+            if len(best) == self.key_lines:
+                break
+            best.setdefault(line, {"number": number, "line": line, "header": header})
+        return list(best.values())
 
     @staticmethod
     def _block(number: int, document: Document) -> str:
@@ -236,6 +303,12 @@ class ContextFormatter:
         if date:
             label = f"{label} ({date})" if label else str(date)
         return f"[{number}] {label}\n{document.content}" if label else f"[{number}]\n{document.content}"
+
+
+def _names_only(line: str, bases: set[str]) -> bool:
+    """Whether the line names one of `bases` (`ttc`) and no other tax base: a figure said on the other base."""
+    named = {base for base, pattern in _TAX_BASES.items() if pattern.search(line)}
+    return bool(named) and named <= bases
 
 
 def _cells(row: str) -> list[str]:

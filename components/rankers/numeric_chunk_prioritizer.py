@@ -28,21 +28,33 @@ _MONTHS = [
     "novembre",
     "decembre",
 ]
-# What kind of figure the question asks for, and what such a figure looks like in a passage.
-_KINDS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (
+# What kind of figure the question asks for, and what such a figure looks like in a passage (both folded).
+FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "date": (
         re.compile(r"\b(?:annee|quand|date|siecle|epoque|depuis quand|de quand|an)\b"),
         re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|\b(?:" + "|".join(_MONTHS) + r")\b|\b[0-9]{1,2}e siecle\b"),
     ),
-    (
+    "amount": (
         re.compile(r"\b(?:montant|prix|cout|budget|somme|chiffre d'affaires|tarif|salaire|euros?|€)"),
         re.compile(r"\d\s*(?:€|eur\b|euros?\b|k€|m€|millions?|milliards?|ht\b|ttc\b)"),
     ),
-    (
+    "percentage": (
         re.compile(r"\b(?:pourcentage|taux|part|proportion)\b|%"),
         re.compile(r"\d\s*(?:%|pour ?cent)"),
     ),
-]
+}
+
+
+def asked_kinds(question: str) -> set[str]:
+    """The kinds of figure a question asks for (`date`, `amount`, `percentage`): « quelle part » asks a percentage."""
+    folded = plain(question)
+    return {kind for kind, (asks, _) in FIGURE_KINDS.items() if asks.search(folded)}
+
+
+def figure_kinds(text: str) -> set[str]:
+    """The kinds of figure a text holds: `31 %` a percentage, `631 592,50 € HT` an amount, `mai 1998` a date."""
+    folded = plain(text)
+    return {kind for kind, (_, looks_like) in FIGURE_KINDS.items() if looks_like.search(folded)}
 
 
 @component
@@ -88,16 +100,12 @@ class NumericChunkPrioritizer:
         folded = plain(text)
         if not _NUMBER.search(folded):
             return False
-        folded_query = plain(query)
-        for asks, looks_like in _KINDS:
-            if asks.search(folded_query) and looks_like.search(folded):
-                return True
+        if asked_kinds(query) & figure_kinds(text):
+            return True
         words = self._analyzer.words(text)
         numbers = [i for i, w in enumerate(words) if w[0].isdigit()]
         near = self.context_words
-        return any(
-            w in terms for i in numbers for w in words[max(0, i - near) : i + near + 1] if not w[0].isdigit()
-        )
+        return any(w in terms for i in numbers for w in words[max(0, i - near) : i + near + 1] if not w[0].isdigit())
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], query_class: str = "autre") -> dict[str, Any]:

@@ -16,6 +16,11 @@ def _doc(source: str, text: str = "Texte.", score: float = 0.5, **meta) -> Docum
     return Document(content=text, meta={"source": source, **meta}, score=score)
 
 
+def test_the_query_classes_named_must_exist():
+    with pytest.raises(ValueError, match="chiffres"):
+        ContextFormatter(key_lines_only=["chiffres"])
+
+
 def test_to_dict_and_from_dict():
     data = component_to_dict(ContextFormatter(max_docs=3, tokenizer=None), "context_formatter")
     assert data == {
@@ -172,5 +177,59 @@ def test_key_lines_alone_are_read_in_every_passage_of_the_shown_documents():
     assert "[3] Prochaine réunion de chantier : mercredi 15 octobre 2025 à 9 h." in alone["context"]
     assert [d.content for d in alone["documents"]] == [p.content for p in passages[:3]]  # [3] is the third
     whole = formatter.run(documents=passages, query=question, query_class="autre")
-    assert len(whole["documents"]) == 2  # whole passages: max_chunks_per_source
-    assert "15 octobre" not in whole["context"]
+    key, _, blocks = whole["context"].partition("\n\n")
+    # whole passages: max_chunks_per_source; the key line of the third passage comes as [3], after the blocks
+    assert "[3] Prochaine réunion de chantier : mercredi 15 octobre 2025 à 9 h." in key
+    assert "15 octobre" not in blocks
+    assert "[3]" not in blocks
+    assert [d.content for d in whole["documents"]] == [p.content for p in passages[:3]]
+
+
+def test_a_key_line_a_block_shows_keeps_the_blocks_number():
+    passages = [
+        _doc("cr.md", "Présents : M. Lebrun.\nProchaine réunion de chantier : mercredi 15 octobre.", title="CR n° 4"),
+        _doc("cr.md", "Avancement : purges terminées le 3 octobre.", title="CR n° 4"),
+    ]
+    formatter = ContextFormatter(max_docs=1, key_lines=1)
+    out = formatter.run(documents=passages, query="Quand est prévue la prochaine réunion de chantier ?")
+    assert out["context"].startswith("Passages clés :\n[1] Prochaine réunion de chantier : mercredi 15 octobre.")
+    assert len(out["documents"]) == 2
+
+
+def test_a_question_on_one_tax_base_has_no_key_line_on_the_other_only():
+    table = (
+        "| N° prix | Désignation | Montant HT (€) |\n|---|---|---:|\n| 1 | Rabotage | 120 000,00 |\n"
+        "| | Total HT | 631 592,50 |\n| | TVA 20 % | 126 318,50 |\n| | Total TTC | 757 911,00 |"
+    )
+    doc = _doc("fiche.md", table, title="Fiche affaire A2458")
+    formatter = ContextFormatter(key_lines=3)
+    lines = [
+        k["line"] for k in formatter.run(documents=[doc], query="Montant total HT de l'affaire A2458 ?")["key_lines"]
+    ]
+    assert "| | Total HT | 631 592,50 |" in lines
+    assert "| | Total TTC | 757 911,00 |" not in lines
+    ttc = [
+        k["line"] for k in formatter.run(documents=[doc], query="Montant total TTC de l'affaire A2458 ?")["key_lines"]
+    ]
+    assert ttc[0] == "| | Total TTC | 757 911,00 |"
+    assert "| | Total HT | 631 592,50 |" not in ttc
+    both = [k["line"] for k in formatter.run(documents=[doc], query="Montant total de l'affaire A2458 ?")["key_lines"]]
+    assert {"| | Total HT | 631 592,50 |", "| | Total TTC | 757 911,00 |"} <= set(both)
+
+
+def test_a_reference_in_several_words_weighs_as_one_term():
+    text = (
+        "- Référence : NF P 98-331, « Chaussées et dépendances – Tranchées ».\n"
+        "- Édition : février 2005 ; elle remplace l'édition de septembre 1994.\n"
+        "- Domaine : ouverture de fouilles et remblayage."
+    )
+    doc = _doc("norme.md", text, title="Fiche de synthèse – Norme NF P 98-331")
+    key_lines = ContextFormatter(key_lines=2).run(documents=[doc], query="NF P 98-331 édition")["key_lines"]
+    assert key_lines[0]["line"].startswith("- Édition : février 2005")
+
+
+def test_a_line_overlapping_passages_repeat_is_a_key_line_once():
+    first = _doc("fiche.md", "- Montant du marché : 498 760,00 € HT.\n- Lot unique.", title="Fiche affaire B1037")
+    overlap = _doc("fiche.md", "- Montant du marché : 498 760,00 € HT.", title="Fiche affaire B1037")
+    out = ContextFormatter(key_lines=3).run(documents=[first, overlap], query="B1037 montant du marché")
+    assert [k["line"] for k in out["key_lines"]] == ["- Montant du marché : 498 760,00 € HT."]
