@@ -192,6 +192,13 @@ class CodeFocusSettings(_Section):
     enabled: bool = True
 
 
+class DateFocusSettings(_Section):
+    """The passages naming the question's day (`6 octobre 2025`, `06/10/2025`) first (`DateFocus`)."""
+
+    enabled: bool = True
+    lead: int = Field(3, ge=0, le=50)
+
+
 class RerankSettings(_Section):
     """The cross-encoder (`models.ranker`) over the fused top-N, blended with the fused score."""
 
@@ -209,6 +216,7 @@ class RetrievalSettings(_Section):
     metadata: MetadataBoostSettings = MetadataBoostSettings()
     numeric: NumericPrioritySettings = NumericPrioritySettings()
     code_focus: CodeFocusSettings = CodeFocusSettings()
+    date_focus: DateFocusSettings = DateFocusSettings()
     rerank: RerankSettings = RerankSettings()
 
     @model_validator(mode="after")
