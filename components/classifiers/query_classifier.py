@@ -43,14 +43,16 @@ _PROFILE_ENTITIES = (
     r"|partenaire|affaire|projet|chantier|operation|site|commune|ville|marche|organisme|etablissement|association"
     r"|collectivite|agence|filiale"
 )
-# "Qui est Jean Dupont ?", "Qui est le client ?" ask for a profile; "Qui est le fondateur de X ?" asks for a name.
+# "Qui est Jean Dupont ?", "Qui est le client ?", "Qui est le Conseil départemental ?" ask for a profile; "Qui est le
+# fondateur de X ?" asks for a name.
 _WHO_IS = re.compile(
-    r"^\s*[Qq]ui (?:est|sont|était|étaient|etait|etaient) (?:[A-ZÉÈÀÂ]|(?:le |la |les |l'|l’)?(?:"
+    r"^\s*[Qq]ui (?:est|sont|était|étaient|etait|etaient) (?:le |la |les |l'|l’)?(?:[A-ZÉÈÀÂ]|(?:"
     + _PROFILE_ENTITIES
     + r")\b)"
 )
 _PROFILE_PATTERNS = [
-    r"\bfiche(?: d'identite| signaletique)?\b",
+    # « fiche affaire A2458 » asks for a profile; « selon la fiche NF P 98-331, quels objectifs… » names a source
+    r"(?<!selon la )(?<!apres la )(?<!dans la )\bfiche(?: d'identite| signaletique)?\b",
     r"\bprofil\b",
     r"\bpresente[rz]?(?:-moi|-nous)?\b",
     r"\bpresentation (?:de|du|des|d')\b",

@@ -28,6 +28,7 @@ def test_questions_asking_for_a_figure(question):
     "question",
     [
         "Qui est le client de l'affaire A2458 ?",
+        "Qui est le Conseil départemental du Val-de-Lière pour nous ?",
         "Présente-moi l'entreprise Colas Rail.",
         "Fiche d'identité du chantier de Bréchy",
         "Que sais-tu sur la commune de Bourges ?",
@@ -46,6 +47,9 @@ def test_questions_asking_for_a_profile(question):
         "Comment poser une bordure T2 ?",
         "Quelle norme s'applique aux enrobés BB 0/10 ?",
         "Quels sont les risques du chantier ?",
+        "Qui est le conducteur de travaux du chantier ?",
+        "Selon la fiche de synthèse de la norme NF P 98-331, quels objectifs s'appliquent au remblai ?",
+        "Avec quels pénétromètres contrôle-t-on le compactage d'après la fiche NF P 98-331 ?",
     ],
 )
 def test_other_questions(question):
