@@ -31,6 +31,7 @@ from components.builders.cited_answer_builder import source_entry
 from components.builders.reasoning import ReasoningStreamParser
 from components.builders.standalone_question import StandaloneQuestionBuilder
 from components.builders.statement_citer import StreamingStatementCiter
+from components.generators.repetition_guard import StopGeneration
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
@@ -236,6 +237,10 @@ async def _run_streaming(
     async def on_chunk(chunk: StreamingChunk) -> None:
         for event in router.route(chunk):
             await queue.put(event)
+        if getattr(router.citations, "refused", False):
+            # The answer became the refusal sentence (its first figure is from documents about something else): the
+            # rest of the model's text would be dropped, so the LLM server stops decoding it (the connection closes).
+            raise StopGeneration
 
     if options.stream_tokens:
         data = {**data, "streaming_callback": on_chunk}  # the LLM's

@@ -47,7 +47,7 @@ class RepetitionGuard:
         self.min_chars = min_chars
         self.max_lines = max_lines
         self.line_count = 0  # lines not blank so far
-        self.reason = ""  # why the reply was ended: "repeating" or "max_lines"
+        self.reason = ""  # why the reply was ended: "repeating", "max_lines" or "caller"
         self.text = ""  # the content so far
         self.line_start = 0  # where the line being written starts in `text`
         self.new_end = 0  # where the last line not written before ends in `text`
@@ -116,19 +116,30 @@ class RepetitionGuard:
 
     def on_chunk(self, chunk: StreamingChunk) -> None:
         """The synchronous streaming callback."""
-        for out in self._step(chunk):
-            self.callback(out)  # type: ignore[misc]
+        try:
+            for out in self._step(chunk):
+                self.callback(out)  # type: ignore[misc]
+        except StopGeneration:
+            self._stopped_by_caller()
         if self.stopped:
             raise StopGeneration
 
     async def on_chunk_async(self, chunk: StreamingChunk) -> None:
         """The asynchronous streaming callback."""
-        for out in self._step(chunk):
-            result = self.callback(out)  # type: ignore[misc]
-            if inspect.isawaitable(result):
-                await result
+        try:
+            for out in self._step(chunk):
+                result = self.callback(out)  # type: ignore[misc]
+                if inspect.isawaitable(result):
+                    await result
+        except StopGeneration:
+            self._stopped_by_caller()
         if self.stopped:
             raise StopGeneration
+
+    def _stopped_by_caller(self) -> None:
+        """The caller's callback raised `StopGeneration`: it needs no more text (e.g. the answer became a refusal)."""
+        self.stopped = True
+        self.reason = self.reason or "caller"
 
     def flush(self) -> list[StreamingChunk]:
         """After the stream: the chunks still held (it ended inside a line like an earlier one)."""
@@ -138,6 +149,10 @@ class RepetitionGuard:
     def reply(self, meta: dict[str, Any] | None = None) -> ChatMessage:
         """The answer up to the repeated line (or its last allowed line), as the generator would have returned it."""
         message = _convert_streaming_chunks_to_chat_message(chunks=self.sent)
-        ended = {"stopped_repeating": True} if self.reason == "repeating" else {"stopped_at_max_lines": True}
+        ended = {
+            {"repeating": "stopped_repeating", "caller": "stopped_by_caller"}.get(
+                self.reason, "stopped_at_max_lines"
+            ): True
+        }
         message.meta.update({"finish_reason": "stop", **ended, **(meta or {})})
         return message

@@ -108,14 +108,16 @@ class RoutedChatGenerator:
     ) -> RepetitionGuard | None:
         # A prompted reasoning comes before the answer in the same text: its lines are not the answer's.
         max_lines = 0 if enable_thinking else max_lines
-        if not self.repeated_line_chars and not max_lines:
-            return None
+        if not self.repeated_line_chars and not max_lines and streaming_callback is None:
+            return None  # a streamed reply is always guarded: the caller may end it (StopGeneration)
         return RepetitionGuard(streaming_callback, self.repeated_line_chars, max_lines)
 
     @staticmethod
     def _ended(guard: RepetitionGuard) -> ChatMessage:
         reply = guard.reply()
-        why = "started its reply over" if guard.reason == "repeating" else f"reached {guard.max_lines} lines"
+        why = {"repeating": "started its reply over", "caller": "was stopped: its reader needs no more"}.get(
+            guard.reason, f"reached {guard.max_lines} lines"
+        )
         logger.info("The LLM {why}: ended after {chars} characters", why=why, chars=len(reply.text or ""))
         return reply
 

@@ -8,6 +8,7 @@ from haystack.core.errors import PipelineRuntimeError
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
 from components.builders.statement_citer import NOT_IN_DOCUMENTS
+from components.generators.repetition_guard import StopGeneration
 from service.answering import (
     LLM_UNAVAILABLE,
     Answer,
@@ -481,3 +482,54 @@ async def test_a_profile_question_hands_its_templates_line_bound_to_the_llm(rag,
     await _all(rag_events(rag(figure), QUESTION))
     assert profile.calls[0]["max_lines"] == settings.generation.max_lines["fiche"] > 0
     assert figure.calls[0]["max_lines"] == 0
+
+
+@component
+class StoppableChatGenerator(ScriptedChatGenerator):
+    """Streams its chunks; a callback raising `StopGeneration` ends the stream, as `RoutedChatGenerator` does."""
+
+    @component.output_types(replies=list[ChatMessage])
+    async def run_async(
+        self,
+        messages: list[ChatMessage],
+        backend: str | None = None,
+        generation_kwargs: dict[str, Any] | None = None,
+        enable_thinking: bool = False,
+        streaming_callback: Any = None,
+        *,
+        max_lines: int = 0,
+    ) -> dict[str, Any]:
+        self.sent = 0
+        for chunk in self.chunks:
+            self.sent += 1
+            try:
+                await streaming_callback(StreamingChunk(content=chunk))
+            except StopGeneration:
+                return {"replies": [ChatMessage.from_assistant("".join(self.chunks[: self.sent]))]}
+        return {"replies": [ChatMessage.from_assistant(self.reply)]}
+
+
+async def test_the_llm_stops_once_its_answer_became_the_refusal(rag):
+    fiche = Document(
+        content="Client de ROV depuis : 2009. Chargé d'affaires : Nicolas Perrin.",
+        meta={"title": "Fiche client – Département", "source": "fiche_client.md"},
+        score=0.9,
+    )
+    pv = Document(
+        content="Le SIEAL a réceptionné le collecteur de la rue des Tanneurs avec 4 réserves.",
+        meta={"title": "PV de réception B1037", "source": "pv_b1037.md"},
+        score=0.8,
+    )
+    chunks = [
+        "Le SIEAL est ",
+        "client de ROV ",
+        "depuis 2009 [1]. ",
+        "Son chargé ",
+        "d'affaires est ",
+        "Nicolas Perrin [1].",
+    ]
+    llm = StoppableChatGenerator(chunks)
+    events = await _all(rag_events(rag(llm, FakeRanker([fiche, pv])), "Depuis quand le SIEAL est-il client de ROV ?"))
+    assert "".join(e.data for e in events if e.type == "response") == NOT_IN_DOCUMENTS
+    assert next(e for e in events if e.type == "answer").data.answer == NOT_IN_DOCUMENTS
+    assert llm.sent == 4  # the refused statement is complete once the next one begins: nothing asked after that

@@ -144,3 +144,26 @@ async def test_the_router_ends_a_reply_at_the_lines_the_prompt_allows_unless_it_
     router._generators["a"] = _FakeVLLM(COPYING)
     thinking = await router.run_async([ChatMessage.from_user("Présente A2511")], max_lines=3, enable_thinking=True)
     assert thinking["replies"][0].text == COPYING
+
+
+@pytest.mark.parametrize("repeated_line_chars", [0, 16])
+async def test_the_caller_ends_a_streamed_reply_it_needs_no_more_of(repeated_line_chars):
+    router = RoutedChatGenerator(
+        {"a": {"base_url": "http://127.0.0.1:1/v1", "model": "m"}}, "a", repeated_line_chars=repeated_line_chars
+    )
+    server = _FakeVLLM(PROFILE * 3)
+    router._generators["a"] = server
+    seen = []
+
+    async def callback(chunk):  # e.g. the answer became the refusal sentence after its first statement
+        seen.append(chunk.content)
+        if "\n" in "".join(seen):
+            raise StopGeneration
+
+    result = await router.run_async([ChatMessage.from_user("Présente B1037")], streaming_callback=callback)
+    reply = result["replies"][0]
+    assert reply.text == "".join(seen)
+    assert reply.text.startswith("Affaire B1037 [1]:\n")
+    assert len(reply.text) < len(PROFILE)
+    assert reply.meta["stopped_by_caller"] is True
+    assert server.produced == len(seen)  # the stream was left at once
