@@ -111,8 +111,13 @@ class ScriptedChatGenerator:
         )
         if self.error:
             raise self.error
+        self.sent = 0
         for chunk in self.chunks if streaming_callback is not None else []:
-            await streaming_callback(StreamingChunk(content=chunk))
+            self.sent += 1
+            try:
+                await streaming_callback(StreamingChunk(content=chunk))
+            except StopGeneration:  # the reader needs no more: the reply ends there, as RoutedChatGenerator's does
+                return {"replies": [ChatMessage.from_assistant("".join(self.chunks[: self.sent]))]}
         return {"replies": [ChatMessage.from_assistant(self.reply)]}
 
 
@@ -484,31 +489,6 @@ async def test_a_profile_question_hands_its_templates_line_bound_to_the_llm(rag,
     assert figure.calls[0]["max_lines"] == 0
 
 
-@component
-class StoppableChatGenerator(ScriptedChatGenerator):
-    """Streams its chunks; a callback raising `StopGeneration` ends the stream, as `RoutedChatGenerator` does."""
-
-    @component.output_types(replies=list[ChatMessage])
-    async def run_async(
-        self,
-        messages: list[ChatMessage],
-        backend: str | None = None,
-        generation_kwargs: dict[str, Any] | None = None,
-        enable_thinking: bool = False,
-        streaming_callback: Any = None,
-        *,
-        max_lines: int = 0,
-    ) -> dict[str, Any]:
-        self.sent = 0
-        for chunk in self.chunks:
-            self.sent += 1
-            try:
-                await streaming_callback(StreamingChunk(content=chunk))
-            except StopGeneration:
-                return {"replies": [ChatMessage.from_assistant("".join(self.chunks[: self.sent]))]}
-        return {"replies": [ChatMessage.from_assistant(self.reply)]}
-
-
 async def test_the_llm_stops_once_its_answer_became_the_refusal(rag):
     fiche = Document(
         content="Client de ROV depuis : 2009. Chargé d'affaires : Nicolas Perrin.",
@@ -528,7 +508,7 @@ async def test_the_llm_stops_once_its_answer_became_the_refusal(rag):
         "d'affaires est ",
         "Nicolas Perrin [1].",
     ]
-    llm = StoppableChatGenerator(chunks)
+    llm = ScriptedChatGenerator(chunks)
     events = await _all(rag_events(rag(llm, FakeRanker([fiche, pv])), "Depuis quand le SIEAL est-il client de ROV ?"))
     assert "".join(e.data for e in events if e.type == "response") == NOT_IN_DOCUMENTS
     assert next(e for e in events if e.type == "answer").data.answer == NOT_IN_DOCUMENTS
