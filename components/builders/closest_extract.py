@@ -39,8 +39,8 @@ _analyzer = FrenchAnalyzer()
 
 def restates_question(answer: str, question: str) -> bool:
     """
-    Whether an answer says nothing the question did not: no words at all (« [1] »), only questions, only codes
-    (« F33267 [1] », the code of the page a passage links to), or no new word and no new figure.
+    Whether an answer says nothing the question did not: no words at all (« [1] »), only questions, or no new word
+    and no new figure.
     """
     statements = [without_citations(s).strip() for s in split_statements(answer)]
     statements = [s for s in statements if s]
@@ -50,19 +50,11 @@ def restates_question(answer: str, question: str) -> bool:
         return False
     if all(s.endswith("?") for s in statements):
         return True
-    if not _analyzer.words(_without_codes(" ".join(statements))):  # « F33267 [1] »: a page's code, no answer
-        return True
     if _YES_NO.match(fold(statements[0].lower())):  # « Oui, les primes sont prises en compte » answers
         return False
     text = " ".join(statements)
     new_words = set(_analyzer.words(text)) - set(_analyzer.words(question))
     return len(new_words) <= _MAX_NEW_WORDS and not (figures_in(text) - figures_in(question))
-
-
-def _without_codes(text: str) -> str:
-    for code in codes_in(text):
-        text = text.replace(code, " ")
-    return text
 
 
 def closest_extract(

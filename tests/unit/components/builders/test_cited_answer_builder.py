@@ -412,8 +412,6 @@ PLANNING_KEY = [
         ("Les documents fournis ne contiennent pas cette information.", False),
         ("Oui, la signalisation horizontale provisoire de la RD 912 est prévue.", False),  # a yes/no answer
         ("[1]", True),  # a passage pointed at, nothing said
-        ("F33267 [1]", True),  # a code alone (a page's code copied from a passage)
-        ("Phase SH-02 [1].", False),
         ("", False),  # no text yet: nothing streamed
     ],
 )
