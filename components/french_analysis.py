@@ -45,6 +45,8 @@ FRENCH_STOP_WORDS = frozenset(
 QUESTION_WORDS = frozenset(
     "quel quelle quels quelles combien comment pourquoi quand lequel laquelle lesquels lesquelles quoi dont".split()  # noqa: SIM905
 )
+# The months, folded, in the year's order (January is MONTHS[0]).
+MONTHS = tuple("janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre".split())  # noqa: SIM905
 
 # Punctuation that never belongs to a code, as a Java-compatible pattern (it is also the Elasticsearch char filter):
 # brackets, quotes, Markdown emphasis, sentence punctuation, a `.` or `,` ending a token, and elided articles.

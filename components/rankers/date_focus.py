@@ -8,30 +8,12 @@ from typing import Any
 
 from haystack import Document, component
 
-from components.french_analysis import plain
+from components.french_analysis import MONTHS, plain
 from components.inline_async import runs_inline
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("janvier", "janv"),
-            ("fevrier", "fevr", "fev"),
-            ("mars",),
-            ("avril", "avr"),
-            ("mai",),
-            ("juin",),
-            ("juillet", "juil"),
-            ("aout",),
-            ("septembre", "sept"),
-            ("octobre", "oct"),
-            ("novembre", "nov"),
-            ("decembre", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
+# Each month by its folded name and its abbreviations (`sept.`, `oct`).
+_ABBREVIATIONS = {"janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12}
+_MONTHS = {name: number for number, name in enumerate(MONTHS, start=1)} | _ABBREVIATIONS
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 # `6 octobre`, `1er mars 2025`, `6 oct. 2025`; `06/10/2025`, `6.10.25`, `06/10`; `2025-10-06`. Read on folded text.
 _WRITTEN = re.compile(rf"(?<![\d,.])(1er|[0-3]?\d)\s+({_MONTH_NAMES})\b\.?(?:\s+((?:19|20)\d\d)\b)?")

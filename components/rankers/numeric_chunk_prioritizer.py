@@ -8,31 +8,17 @@ from typing import Any
 
 from haystack import Document, component
 
-from components.french_analysis import FrenchAnalyzer, plain
+from components.french_analysis import MONTHS, FrenchAnalyzer, plain
 from components.inline_async import runs_inline
 
 FIGURE_CLASS = "question_chiffree"
 
 _NUMBER = re.compile(r"\d+(?:[  .,/-]?\d+)*")
-_MONTHS = [
-    "janvier",
-    "fevrier",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "aout",
-    "septembre",
-    "octobre",
-    "novembre",
-    "decembre",
-]
 # What kind of figure the question asks for, and what such a figure looks like in a passage (both folded).
 FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "date": (
         re.compile(r"\b(?:annee|quand|date|siecle|epoque|depuis quand|de quand|an)\b"),
-        re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|\b(?:" + "|".join(_MONTHS) + r")\b|\b[0-9]{1,2}e siecle\b"),
+        re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|\b(?:" + "|".join(MONTHS) + r")\b|\b[0-9]{1,2}e siecle\b"),
     ),
     "amount": (
         re.compile(r"\b(?:montant|prix|cout|budget|somme|chiffre d'affaires|tarif|salaire|euros?|€)"),
