@@ -263,7 +263,8 @@ async def _run_streaming(
                         router.citations = _stream_citer(pipeline, documents, data.get("query"), key_lines, names)
                         await queue.put(Event("context", partial[name]))
                     elif name == LLM_NODE:
-                        for event in router.close():  # nothing when nothing was streamed
+                        # The end of the stream (the refusal when it said nothing); unstreamed, the answer comes whole
+                        for event in router.close() if options.stream_tokens else []:
                             await queue.put(event)
                     else:
                         if LLM_NODE not in seen and partial[name].get("answer"):

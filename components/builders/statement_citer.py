@@ -150,6 +150,10 @@ class StatementCiter:
         return Statement(_with_citations(body, cited), cited, by_model)
 
 
+def _has_words(text: str) -> bool:
+    return any(c.isalnum() for c in text)
+
+
 def without_citations(statement: str) -> str:
     """A statement without its citation groups and the spaces they leave (« 592,50 € [1]. » -> « 592,50 €. »)."""
     body = CITATION_GROUP.sub("", statement)
@@ -229,13 +233,22 @@ class StreamingStatementCiter:
         return out
 
     def close(self) -> str:
-        """The rest of the last statement, and the epilogue, at the end of the stream."""
+        """
+        The rest of the last statement, and the epilogue, at the end of the stream; the refusal sentence when the
+        answer says nothing (no reply, or citation marks alone: « [1] ») and no epilogue stands in for it.
+        """
         rest, self._pending = self._pending, ""
         out = self._emit([rest]) if rest and not self.refused else ""
-        if self.epilogue is not None and not self.refused:
+        if self.refused:
+            return out
+        if self.epilogue is not None:
             cited = "".join(st.text for st in self.statements if st.grounded).strip()
             self.ending = self.epilogue(cited or self._received.strip())  # « [1] » alone leaves no statement
             out += self.ending
+        said = (without_citations(st.text) for st in self.statements if st.grounded)
+        if not any(_has_words(text) for text in (*said, self.ending)):
+            self.refused = True
+            return NOT_IN_DOCUMENTS
         return out
 
     def _emit(self, pieces: list[str]) -> str:

@@ -466,6 +466,16 @@ async def test_a_question_the_passages_do_not_cover_keeps_the_sources_and_skips_
     assert llm.prompts == []
 
 
+@pytest.mark.parametrize("stream_tokens", [True, False])
+async def test_an_empty_reply_is_the_refusal_streamed_or_whole(rag, stream_tokens):
+    options = GenerationOptions(stream_tokens=stream_tokens)
+    events = await _all(rag_events(rag(ScriptedChatGenerator([])), QUESTION, options=options))
+    answer = next(e for e in events if e.type == "answer").data
+    assert answer.answer == NOT_IN_DOCUMENTS
+    streamed = "".join(e.data for e in events if e.type == "response")
+    assert streamed == (NOT_IN_DOCUMENTS if stream_tokens else "")  # unstreamed: only the whole answer
+
+
 async def test_a_whole_answer_is_asked_of_the_llm_without_streaming(rag):
     llm = ScriptedChatGenerator(PROMPTED)
     options = GenerationOptions(enable_thinking=True, prompted_thinking=True, stream_tokens=False)

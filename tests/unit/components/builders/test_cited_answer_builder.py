@@ -462,6 +462,19 @@ def test_an_answer_of_citation_marks_alone_gets_the_closest_line():
     assert shown.strip() == out["answer"]  # streamed and whole alike
 
 
+@pytest.mark.parametrize("reply", ["[1]", " [1][2]. ", ""])
+def test_an_answer_that_says_nothing_and_has_no_line_to_show_is_the_refusal(reply):
+    # piaf, « Quels étaient les milieux humides avant l'exploitation minière ? » (its paragraph not indexed): the
+    # 1.5B answered « [1] » and, no key line being closer than the others, the user got an empty answer.
+    out = CitedAnswerBuilder().run(replies=[ChatMessage.from_assistant(reply)], documents=PLANNING, query="Quoi ?")
+    assert out["answer"] == NOT_IN_DOCUMENTS
+    assert not any(source["cited"] for source in out["sources"])
+    streaming = CitedAnswerBuilder().stream_citer(PLANNING, "Quoi ?")
+    shown = "".join(streaming.feed(piece) for piece in reply) + streaming.close()
+    assert shown == NOT_IN_DOCUMENTS  # streamed and whole alike, nothing shown before it
+    assert streaming.refused
+
+
 def test_an_answer_that_answers_gets_no_extract():
     reply = ChatMessage.from_assistant("Elle est prévue du 10/11/2025 au 14/11/2025.")
     out = CitedAnswerBuilder().run(replies=[reply], documents=PLANNING, query=PLANNING_QUESTION, key_lines=PLANNING_KEY)
