@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import retrieval as bench  # noqa: E402  (bench/, the folder of this script)
 from component_timer import ComponentTimer  # noqa: E402
 from haystack import tracing  # noqa: E402
+from served import free_port, rag_serve  # noqa: E402
 
+from service.settings import config_path  # noqa: E402
 from service.store_registry import forget_document_stores  # noqa: E402
 
 SERVE_TIMEOUT = 600.0
@@ -57,12 +57,6 @@ def store_sizes(data_dir: Path) -> dict[str, int]:
         for p in sorted(data_dir.iterdir())
         if p.name not in skip and not p.name.startswith("manifest")
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -85,37 +79,17 @@ def serve_startup(data_dir: Path) -> tuple[float, float]:
     """(seconds until `rag serve --no-llm` answers /health, its resident MB then)."""
     port = free_port()
     env = {
-        **os.environ,
         "RAG_STORES__MODE": "embedded",
         "RAG_STORES__DATA_DIR": str(data_dir),
         "RAG_SERVER__PORT": str(port),
         "RAG_SERVER__WORKERS": "1",
     }
-    log = (data_dir.parent / f"{data_dir.name}-serve.log").open("w")
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--no-llm"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = data_dir.parent / f"{data_dir.name}-serve.log"
+    server = rag_serve(config_path(), log, f"http://127.0.0.1:{port}", SERVE_TIMEOUT, env=env, poll=0.2)
     try:
-        while time.monotonic() - started < SERVE_TIMEOUT:
-            if process.poll() is not None:
-                raise SystemExit(f"rag serve ended with code {process.returncode}: see {log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    return time.monotonic() - started, rss_mb(process.pid)
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit(f"rag serve did not answer within {SERVE_TIMEOUT:.0f} s: see {log.name}")
+        return server.ready_after, rss_mb(server.process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
+from bench.served import free_port, rag_serve
 from components.retrievers.access_scope import trust_callers_outside_requests
 from service.local_llm import ensure_local_llm
 from service.settings import PROJECT_ROOT, load_settings
@@ -28,12 +26,6 @@ SERVER_START_TIMEOUT = 300
 
 # Tests that run graphs in this process do so outside any request: trusted callers (a served `rag serve` is not).
 trust_callers_outside_requests()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: Path, **changes: object) -> Path:
@@ -76,40 +68,17 @@ def indexed_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class RunningService:
+    """`rag serve --no-llm` on a configuration file, at the port it sets, once it answers `/health`."""
+
     def __init__(self, config: Path, log: Path) -> None:
         settings = load_settings(config)
         self.base_url = f"http://127.0.0.1:{settings.server.port}"
         self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--no-llm"],
-            env={**os.environ, "RAG_CONFIG": str(config)},
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rag serve exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        self.stop()
-        raise RuntimeError(f"rag serve not ready after {SERVER_START_TIMEOUT} s:\n{self.log.read_text()[-3000:]}")
+        self.server = rag_serve(config, log, self.base_url, SERVER_START_TIMEOUT)
+        self.process = self.server.process
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log_file.close()
+        self.server.stop()
 
 
 def start_service(tmp: Path, data_dir: Path, **changes: object) -> RunningService:

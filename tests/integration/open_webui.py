@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import time
 from pathlib import Path
 
-import httpx
+from bench.served import ChildServer
 
 OPEN_WEBUI_VERSION = "0.12.4"  # the same pin as scripts/setup_open_webui.sh
 CHROMIUM = "/usr/bin/chromium"
@@ -41,39 +39,22 @@ def environment(service_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
-class OpenWebUI:
+class OpenWebUI(ChildServer):
+    """Open WebUI at `port`, connected to the service at `service_url`, once it answers `/health`."""
+
     def __init__(self, service_url: str, workdir: Path, port: int) -> None:
         binary = open_webui_venv() / "bin" / "open-webui"
         if not binary.is_file():
             raise RuntimeError(f"{binary} is missing: run `bash scripts/setup_open_webui.sh` (make test does)")
         self.url = f"http://127.0.0.1:{port}"
-        self.log = workdir / "open-webui.log"
         (workdir / "owui-data").mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(
+        super().__init__(
+            "open-webui",
             [str(binary), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment(service_url, workdir / "owui-data"),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
+            environment(service_url, workdir / "owui-data"),
+            workdir / "open-webui.log",
+            f"{self.url}/health",
+            START_TIMEOUT,
             cwd=workdir,
+            poll=2,
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"open-webui exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        self.stop()
-        raise RuntimeError(f"open-webui not up after {START_TIMEOUT} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log_file.close()
