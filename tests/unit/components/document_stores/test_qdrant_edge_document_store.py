@@ -1,6 +1,7 @@
 """`QdrantEdgeDocumentStore`: Haystack's own DocumentStore tests, plus what qdrant-haystack's store does alike."""
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def test_init_and_to_dict(tmp_path):
             "hnsw_ef": None,
             "migrate_from": None,
             "scroll_size": 10_000,
+            "flush_interval": 1.0,
         },
     }
     assert not Path(path).exists()  # opened (and created) at the first use only
@@ -162,6 +164,7 @@ def test_init_and_to_dict(tmp_path):
     [
         ({"similarity": "manhattan"}, "similarity must be one of"),
         ({"embedding_dim": 0}, "embedding_dim must be greater than 0"),
+        ({"flush_interval": -1}, "flush_interval is seconds"),
         ({"payload_fields_to_index": [{"field_name": "meta.x", "field_schema": "texte"}]}, "field_schema of meta.x"),
         ({"payload_fields_to_index": ["meta.x"]}, "a payload index is"),
     ],
@@ -232,6 +235,30 @@ def test_the_shard_persists_and_a_second_instance_is_refused_while_it_is_open(tm
     first.close()
     assert second.count_documents() == 1  # the lock goes with the first instance's close
     second.close()
+
+
+def _as_a_killed_process_leaves_it(store: QdrantEdgeDocumentStore, copy: Path) -> int:
+    """The documents a process opening the shard finds from its segments alone, had the writer been killed now (the
+    folder copied while the store is open, its write-ahead log left out)."""
+    shutil.copytree(store.shard_path, copy / store.index)
+    for log in (copy / store.index / "wal").iterdir():
+        log.unlink()
+    reader = QdrantEdgeDocumentStore(path=str(copy), index=store.index, embedding_dim=2)
+    try:
+        return reader.count_documents()
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(("flush_interval", "in_segments"), [(0, 30), (3600, 10)])
+def test_writes_are_flushed_to_the_segments_at_most_flush_interval_apart(tmp_path, flush_interval, in_segments):
+    # A process killed after writing leaves the next opener only what was not flushed to replay from the log.
+    store = QdrantEdgeDocumentStore(path=str(tmp_path / "edge"), embedding_dim=2, flush_interval=flush_interval)
+    for batch in range(3):
+        store.write_documents([Document(id=f"{batch}-{i}", content="x", embedding=[1.0, i]) for i in range(10)])
+    assert _as_a_killed_process_leaves_it(store, tmp_path / "killed") == in_segments  # 3600 s: the first write only
+    store.close()
+    assert _as_a_killed_process_leaves_it(store, tmp_path / "closed") == 30  # closing flushes
 
 
 def test_a_shard_of_another_dimension_or_distance_is_refused_with_a_clear_message(tmp_path):
