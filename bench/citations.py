@@ -33,8 +33,7 @@ from haystack import Document  # noqa: E402
 from haystack.dataclasses import ChatMessage  # noqa: E402
 
 from bench.answers import contains, is_refusal, is_right, share, statement_citations  # noqa: E402
-from bench.retrieval import parse_variant  # noqa: E402
-from bench.retrieval import config_with  # noqa: E402
+from bench.retrieval import config_with, parse_variant  # noqa: E402
 from components.builders.cited_answer_builder import CitedAnswerBuilder  # noqa: E402
 from components.builders.statement_citer import split_statements, without_citations  # noqa: E402
 

@@ -59,15 +59,15 @@ def store_sizes(data_dir: Path) -> dict[str, int]:
     }
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process and its children, in MB (`field`: `VmRSS` now, `VmHWM` its peak so far)."""
     total = 0
     pids = [pid]
     while pids:
         current = pids.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:"))
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (OSError, StopIteration):
             continue
@@ -75,8 +75,8 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def serve_startup(data_dir: Path) -> tuple[float, float]:
-    """(seconds until `rag serve --no-llm` answers /health, its resident MB then)."""
+def serve_startup(data_dir: Path) -> tuple[float, float, float]:
+    """(seconds until `rag serve --no-llm` answers /health, its resident MB then, its peak MB until then)."""
     port = free_port()
     env = {
         "RAG_STORES__MODE": "embedded",
@@ -87,7 +87,7 @@ def serve_startup(data_dir: Path) -> tuple[float, float]:
     log = data_dir.parent / f"{data_dir.name}-serve.log"
     server = rag_serve(config_path(), log, f"http://127.0.0.1:{port}", SERVE_TIMEOUT, env=env, poll=0.2)
     try:
-        return server.ready_after, rss_mb(server.process.pid)
+        return server.ready_after, rss_mb(server.process.pid), rss_mb(server.process.pid, "VmHWM")
     finally:
         server.stop()
 
@@ -101,6 +101,7 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     base = {"stores.mode": "embedded", "stores.data_dir": str(data_dir)}
     names = bench.build_index(dataset, corpus, data_dir, base, size, args.pad_text)
+    build_peak = rss_mb(os.getpid(), "VmHWM")  # this process wrote the index (distractors, writers) when it was missing
     marker = json.loads((data_dir / "bench-index.json").read_text())
     written, seconds = marker.get("pad_written", 0), marker.get("pad_write_seconds", {})
 
@@ -125,10 +126,13 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
         "bm25": bench.ms([t.get("bm25_retriever", 0) for t in times]),
         "opened": opened,
         "bench_rss": rss_mb(os.getpid()),
+        "build_peak": build_peak,
     }
     del pipeline
     forget_document_stores()  # the folder's locks go with the stores, before `rag serve` opens it
-    row["startup"], row["serve_rss"] = serve_startup(data_dir) if not args.no_serve else (None, None)
+    row["startup"], row["serve_rss"], row["serve_peak"] = (
+        serve_startup(data_dir) if not args.no_serve else (None, None, None)
+    )
     print(f"measured {size}: {row}", flush=True)
     return row
 
@@ -145,17 +149,17 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     print(f"\n{title}")
     print(
         "| chunks | writes/s vector / BM25 | disk per store | nDCG@10 | graph p50 / p95 ms | dense p50 / p95 ms "
-        "| BM25 p50 / p95 ms | RSS bench / serve MB | start-up s |"
+        "| BM25 p50 / p95 ms | RSS MB bench (peak while indexing) / serve (peak) | start-up s |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         writes = " / ".join(f"{v:,.0f}" if v else "-" for v in r["writes"].values()) or "-"
         disk = ", ".join(f"{k} {human_bytes(v)}" for k, v in r["disk"].items())
-        serve = f"{r['serve_rss']:,.0f}" if r["serve_rss"] else "-"
+        serve = f"{r['serve_rss']:,.0f} ({r['serve_peak']:,.0f})" if r["serve_rss"] else "-"
         startup = f"{r['startup']:.1f}" if r["startup"] else "-"
         print(
             f"| {r['chunks']:,} | {writes} | {disk} | {r['nDCG@10']:.3f} | {r['graph']} | {r['dense']} | {r['bm25']} "
-            f"| {r['bench_rss']:,.0f} / {serve} | {startup} |"
+            f"| {r['bench_rss']:,.0f} ({r['build_peak']:,.0f}) / {serve} | {startup} |"
         )
 
 
