@@ -87,8 +87,8 @@ class QdrantEdgeDocumentStore:
             write-ahead log let go); 0: after every write. A process that ends without closing the store (killed, out
             of memory; a multiprocessing pool's worker, which exits without cleaning up) leaves what it wrote since
             its last flush for the next process to replay and optimise again: after 100k chunks written that way
-            (`bench/scale.py`), the next process to open the shard peaked at 7.2 GB, against 1.6 GB for a flushed
-            one. 60k random vectors written by 500 then a hard exit: flushing after every write took 53.6 s instead
+            (`bench/scale.py`), the next process to open the shard used 7.3 GB, and 1.7 GB with the flush. 60k
+            random vectors written by 500 then a hard exit: flushing after every write took 53.6 s instead
             of 41.7 s (writes still ~100x faster than the embedder), and the next open 0.1 s / 0.5 GB instead of
             7.4 s / 1.8 GB. One second bounds both.
         """
