@@ -50,7 +50,7 @@ class ChildServer:
         cwd: Path | None = None,
         poll: float = 1.0,
     ) -> None:
-        self.name, self.log = name, log
+        self.log = log
         started = time.monotonic()
         self._log_file = log.open("w")
         self.process = subprocess.Popen(command, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=cwd)
