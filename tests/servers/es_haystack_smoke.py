@@ -24,6 +24,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
@@ -36,87 +37,30 @@ from haystack_integrations.components.retrievers.elasticsearch import (
 )
 from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: its index definition
+from components.document_stores.elasticsearch_french.document_store import french_mapping
+from components.french_analysis import ELASTICSEARCH_ANALYSIS
+
 warnings.filterwarnings("ignore", category=Warning, module="elasticsearch")
 
 INDEX = "rag_documents_smoke"
 
 # ---------------------------------------------------------------------------------------------------
-# The index definition this project uses for French content (works on ES 7.9 OSS and on 8.x/9.x).
-# elasticsearch-haystack only passes `custom_mapping` as `mappings=` to indices.create, so analysis
-# SETTINGS cannot go through custom_mapping: create the index with these settings first (the document
-# store then finds it and leaves it alone), or use the built-in "french" analyzer in custom_mapping.
+# The project's own index definition for French content (works on ES 7.9 OSS and on 8.x/9.x): the analysis
+# settings of `components/french_analysis.py` and the mapping of the project's Elasticsearch store, plus the
+# fields of this script's documents. elasticsearch-haystack only passes `custom_mapping` as `mappings=` to
+# indices.create, so analysis SETTINGS cannot go through custom_mapping: create the index with these settings
+# first (the document store then finds it and leaves it alone), as the project's store does.
 # ---------------------------------------------------------------------------------------------------
-FRENCH_SETTINGS: dict[str, Any] = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    "analysis": {
-        "filter": {
-            "french_elision": {
-                "type": "elision",
-                "articles_case": True,
-                "articles": ["l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu"],
-            },
-            "french_stop": {"type": "stop", "stopwords": "_french_"},
-            "french_stemmer": {"type": "stemmer", "language": "light_french"},
-            # "NF P 98-331" -> also "nf p 98-331" as ONE token (plus the pieces)
-            "code_shingles": {
-                "type": "shingle",
-                "min_shingle_size": 2,
-                "max_shingle_size": 4,
-                "output_unigrams": True,
-                "token_separator": " ",
-            },
-        },
-        "char_filter": {
-            # whitespace tokenizer keeps "98-331", "0/10", "A2458" whole; strip sentence punctuation
-            # that would stick to them ("A2458," "(NF P 98-331)")
-            "code_punct": {
-                "type": "pattern_replace",
-                "pattern": '[,;:!?()\\[\\]«»"]|\\.(?=\\s|$)',
-                "replacement": " ",
-            }
-        },
-        "normalizer": {
-            "code_normalizer": {"type": "custom", "filter": ["lowercase", "asciifolding"]},
-        },
-        "analyzer": {
-            "french_custom": {
-                "type": "custom",
-                "tokenizer": "standard",
-                "filter": ["french_elision", "lowercase", "asciifolding", "french_stop", "french_stemmer"],
-            },
-            "code_analyzer": {
-                "type": "custom",
-                "char_filter": ["code_punct"],
-                "tokenizer": "whitespace",
-                "filter": ["lowercase", "asciifolding", "code_shingles"],
-            },
-        },
-    },
-}
-
-FRENCH_MAPPINGS: dict[str, Any] = {
-    "dynamic_templates": [
-        {"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}},
-    ],
-    "properties": {
-        "content": {
-            "type": "text",
-            "analyzer": "french_custom",
-            "fields": {"codes": {"type": "text", "analyzer": "code_analyzer"}},
-        },
+FRENCH_SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0, "analysis": ELASTICSEARCH_ANALYSIS}
+FRENCH_MAPPINGS: dict[str, Any] = french_mapping([])
+FRENCH_MAPPINGS["properties"].update(
+    {
         # exact, whole codes: ["A2458", "NF P 98-331", "BB 0/10"]; filters on it are case/accent-insensitive
-        "codes": {"type": "keyword", "normalizer": "code_normalizer"},
-        "theme": {"type": "keyword"},
-        "document_type": {"type": "keyword"},
-        "ao_id": {"type": "keyword"},
-        "service": {"type": "keyword"},
-        "publish_date": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
+        "codes": {"type": "keyword", "normalizer": "folded"},
         "page": {"type": "integer"},
-        # no dense_vector on 7.9 OSS; keep any embedding in _source only (not indexed)
-        "embedding": {"type": "object", "enabled": False},
-    },
-}
+    }
+)
 
 # Works WITHOUT pre-created settings: the built-in "french" analyzer (elision, lowercase, french stop
 # words, light_french stemmer; no asciifolding) is available by name.
