@@ -7,6 +7,7 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from math import exp, inf
 from pathlib import Path
@@ -341,14 +342,7 @@ class QdrantEdgeDocumentStore:
         :param filters: Which documents to delete.
         :returns: How many documents were deleted.
         """
-        _validate_filters(filters)
-        edge_filter = convert_filters_to_edge(filters)
-        if edge_filter is None:
-            return 0
-        with self._write_lock:
-            count = self._open().count(edge.CountRequest(exact=True, filter=edge_filter))
-            self._update(edge.UpdateOperation.delete_points_by_filter(edge_filter))
-            return count
+        return self._update_by_filter(filters, edge.UpdateOperation.delete_points_by_filter)
 
     def delete_all_documents(self) -> None:
         with self._write_lock:
@@ -360,13 +354,19 @@ class QdrantEdgeDocumentStore:
         :param meta: Metadata merged into theirs.
         :returns: How many documents were updated.
         """
+        return self._update_by_filter(
+            filters, lambda edge_filter: edge.UpdateOperation.set_payload_by_filter(edge_filter, meta, key="meta")
+        )
+
+    def _update_by_filter(self, filters: dict[str, Any], operation: Callable[[Any], Any]) -> int:
+        """Applies `operation(filter)` to the documents that match `filters`; returns how many matched."""
         _validate_filters(filters)
         edge_filter = convert_filters_to_edge(filters)
         if edge_filter is None:
             return 0
         with self._write_lock:
             count = self._open().count(edge.CountRequest(exact=True, filter=edge_filter))
-            self._update(edge.UpdateOperation.set_payload_by_filter(edge_filter, meta, key="meta"))
+            self._update(operation(edge_filter))
             return count
 
     # --- retrieval ------------------------------------------------------------------------------------------------
