@@ -1,7 +1,7 @@
+import datetime
 import io
 import logging
 import zipfile
-from datetime import date, datetime, time, timedelta
 
 import openpyxl
 import pytest
@@ -17,366 +17,457 @@ from components.converters.spreadsheet_to_document import SpreadsheetToDocument,
 
 pytestmark = pytest.mark.unit
 
-ACCOUNTING = '_-* #,##0.00\\ "€"_-;\\-* #,##0.00\\ "€"_-;_-* "-"??\\ "€"_-;_-@_-'
+ACCOUNTING = '_-* #,##0.00 "€"_-;-* #,##0.00 "€"_-;_-* "-"?? "€"_-;_-@_-'
 
 
-def convert(source, **init):
-    (document,) = SpreadsheetToDocument(**init).run(sources=[source])["documents"]
-    return document
+def save(workbook: openpyxl.Workbook, path):
+    workbook.save(path)
+    return path
+
+
+def sheet_section(content: str, name: str) -> str:
+    """The text of one sheet's section, its heading left out."""
+    sections = {part.split("\n", 1)[0]: part.split("\n", 1)[1].strip() for part in content.split("\n\n## ")}
+    return sections[name.removeprefix("## ") if name.startswith("## ") else name]
+
+
+def convert(path, **kwargs):
+    (doc,) = SpreadsheetToDocument(**kwargs).run(sources=[path])["documents"]
+    return doc
 
 
 @pytest.mark.parametrize(
     ("value", "number_format", "text"),
     [
-        (1268430, "#,##0.00", "1 268 430,00"),
-        (1268430.456, "#,##0", "1 268 430"),
-        (3.7, "0", "4"),
-        (-5.5, "0", "-6"),
-        (2.675, "0.00", "2,68"),
-        (-1234.5, "#,##0.00", "-1 234,50"),
-        (0.695, "0.0%", "69,5 %"),
-        (0.7, "0%", "70 %"),
-        (0.1234, "0.0#%", "12,34 %"),
-        (datetime(2025, 9, 30), "dd/mm/yyyy", "30/09/2025"),
-        (datetime(2025, 9, 30), "mm-dd-yy", "30/09/2025"),
-        (datetime(2025, 9, 30, 14, 5), "dd/mm/yyyy hh:mm", "30/09/2025 14:05"),
-        (datetime(2025, 9, 30, 14, 5, 7), "yyyy-mm-dd h:mm:ss", "30/09/2025 14:05:07"),
-        (time(14, 5), "h:mm", "14:05"),
-        (timedelta(hours=30, minutes=5), "[h]:mm", "30:05"),
-        (45930, "dd/mm/yyyy", "30/09/2025"),
-        (1268430, '#,##0.00 "€ HT"', "1 268 430,00 € HT"),
-        (1234.5, "#,##0.00 [$€-40C]", "1 234,50 €"),
-        (1234.5, '#,##0.00\\ "€"', "1 234,50 €"),
-        (1268430.5, ACCOUNTING, "1 268 430,50 €"),
-        (-1268430.5, ACCOUNTING, "-1 268 430,50 €"),
-        (0, ACCOUNTING, "- €"),
-        (-1234.5, "#,##0.00;(#,##0.00)", "(1 234,50)"),
-        (-1234.5, "#,##0.00;[Red]-#,##0.00", "-1 234,50"),
-        (12.5, '0.00" m²"', "12,50 m²"),
-        (3, "General", "3"),
-        (3.0, "General", "3"),
-        (2 / 3, "General", "0,6666666667"),
-        (1234567.891234, "General", "1234567,891"),
-        (12345678901.5, None, "12345678902"),
-        (1.5e-5, "General", "0,000015"),
-        (12345, "0.00E+00", "12345"),
-        (0.5, "# ?/?", "0,5"),
-        (5, "@", "5"),
-        (datetime(2025, 9, 30), "General", "30/09/2025"),
-        (datetime(2025, 9, 30, 8, 30), "General", "30/09/2025 08:30"),
-        (date(2025, 1, 2), "General", "02/01/2025"),
+        (None, "General", ""),
         (True, "General", "VRAI"),
-        (False, None, "FAUX"),
-        ("a | b", "@", "a | b"),
-        (None, "0.00", ""),
+        (False, "General", "FAUX"),
+        ("Terrassements", "@", "Terrassements"),
+        (1268430, "General", "1268430"),
+        (1268430.0, "General", "1268430"),
+        (0.1 + 0.2, "General", "0,3"),
+        (12.5, None, "12,5"),
+        (-3.25, "General", "-3,25"),
+        (1 / 3, "General", "0,3333333333"),
+        (1e-7, "General", "0,0000001"),
+        (1.5e-12, "General", "1,5E-12"),
+        (12345678901.5, "General", "12345678902"),
+        (1234567.891234, "General", "1234567,891"),
+        (5, "@", "5"),
+        (5, 'General" m²"', "5 m²"),
+        (42, "0", "42"),
+        (42.6, "0", "43"),
+        (3, "0.00", "3,00"),
+        (2.675, "0.00", "2,68"),
+        (1268430, "#,##0", "1 268 430"),
+        (1268430, "#,##0.00", "1 268 430,00"),
+        (-1268430.456, "#,##0.00", "-1 268 430,46"),
+        (0.695, "0.0%", "69,5 %"),
+        (0.5, "0%", "50 %"),
+        (0.12345, "0.00%", "12,35 %"),
+        (1268430, '#,##0.00 "€ HT"', "1 268 430,00 € HT"),
+        (1268430, '#,##0.00\\ "€"', "1 268 430,00 €"),
+        (1234.5, "#,##0.00 [$€-40C]", "1 234,50 €"),
+        (-1234.5, '#,##0.00\\ "€";[Red]\\-#,##0.00\\ "€"', "-1 234,50 €"),
+        (1234.5, ACCOUNTING, "1 234,50 €"),
+        (-1234.5, ACCOUNTING, "-1 234,50 €"),
+        (0, ACCOUNTING, "- €"),
+        (-5, "#,##0;[Red]#,##0", "-5"),
+        (-5, "#,##0;(#,##0)", "(5)"),
+        (1.5, "0.0#", "1,5"),
+        (1.555, "0.0#", "1,56"),
+        (7, "000", "007"),
+        (612345678, '0#" "##" "##" "##" "##', "06 12 34 56 78"),
+        (1234567, "#,##0,", "1 235"),
+        (123456, "0.00E+00", "1,23E+05"),
+        (12, '0" ml"', "12 ml"),
+        (1234.5, "# ?/?", "1234,5"),
+        (0.5, ".00", ",50"),
+        (0, "#,###", ""),
+        (datetime.datetime(2025, 9, 30), "dd/mm/yyyy", "30/09/2025"),
+        (datetime.datetime(2025, 9, 30), "mm-dd-yy", "30/09/2025"),
+        (datetime.datetime(2025, 9, 30), "[$-F800]dddd\\,\\ mmmm\\ dd\\,\\ yyyy", "30/09/2025"),
+        (datetime.datetime(2025, 9, 30, 14, 5), "dd/mm/yyyy hh:mm", "30/09/2025 14:05"),
+        (datetime.datetime(2025, 9, 30, 14, 5, 7), "m/d/yy h:mm:ss", "30/09/2025 14:05:07"),
+        (datetime.datetime(2025, 9, 30, 14, 5), "General", "30/09/2025 14:05"),
+        (datetime.date(2025, 9, 30), "General", "30/09/2025"),
+        (datetime.time(8, 30), "h:mm", "08:30"),
+        (datetime.timedelta(hours=30, minutes=5), "[h]:mm", "30:05"),
+        (45930, "dd/mm/yyyy", "30/09/2025"),
     ],
 )
 def test_format_cell(value, number_format, text):
     assert format_cell(value, number_format) == text
 
 
+def test_to_dict_from_dict():
+    data = component_to_dict(SpreadsheetToDocument(include_hidden=True, max_cells=10, store_full_path=True), "xlsx")
+    assert data["type"] == "components.converters.spreadsheet_to_document.SpreadsheetToDocument"
+    assert data["init_parameters"] == {"include_hidden": True, "max_cells": 10, "store_full_path": True}
+    restored = component_from_dict(SpreadsheetToDocument, data, "xlsx")
+    assert (restored.include_hidden, restored.max_cells, restored.store_full_path) == (True, 10, True)
+
+
 @pytest.fixture
 def dqe(tmp_path):
-    """A bill of quantities: merged title, info row, two-row merged header, merged row labels, hidden parts."""
+    """A DQE: a title, an info row, then the table (formats, a blank row, trailing styled empty cells)."""
     workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "DQE Lot 2"
-    sheet["A1"] = "Détail quantitatif estimatif"
-    sheet.merge_cells("A1:E1")
-    sheet["A2"], sheet["B2"] = "Chantier :", "RD 907 Sèvres"
-    sheet["A4"], sheet["B4"], sheet["C4"], sheet["E4"] = "N°", "Désignation", "Quantités", "Montant HT"
-    for cells in ("A4:A5", "B4:B5", "C4:D4", "E4:E5"):
-        sheet.merge_cells(cells)
-    sheet["C5"], sheet["D5"] = "Marché", "Cumul"
-    sheet["A6"] = "Lot 1"
-    sheet.merge_cells("A6:A7")
-    sheet["B6"], sheet["C6"], sheet["D6"], sheet["E6"] = "Déblais | mise en dépôt", 1200, 800.5, 1268430
-    sheet["E6"].number_format = '#,##0.00 "€ HT"'
-    sheet["B7"], sheet["C7"], sheet["D7"], sheet["E7"] = "Remblais\ncompactés", 300, 0.695, datetime(2025, 9, 30)
-    sheet["D7"].number_format = "0.0%"
-    sheet["E7"].number_format = "dd/mm/yyyy"
-    sheet["B8"], sheet["E8"] = "Sous-total", 5
-    sheet.merge_cells("B8:D8")
-    sheet["B9"], sheet["C9"] = "Ligne masquée", 1
-    sheet.row_dimensions[9].hidden = True
-    sheet["G6"] = "Colonne masquée"
-    sheet.column_dimensions["G"].hidden = True
-    hidden = workbook.create_sheet("Notes internes")
+    ws = workbook.active
+    ws.title = "DQE"
+    ws["A1"] = "DQE - Lot 3 Gros œuvre"
+    ws["A2"], ws["B2"] = "Chantier :", "Résidence Les Pins"
+    ws.append([])
+    ws.append(["N°", "Désignation", "U", "Qté", "PU HT", "Montant HT", "Avancement", "Date"])
+    ws.append(["1.1", "Béton C25/30\nfondations", "m3", 120.5, 98.4, 11857.2, 0.695, datetime.datetime(2025, 9, 30)])
+    ws.append(["1.2", "Armatures | HA", "kg", 1500, 1.85, 2775, 1, datetime.datetime(2025, 10, 1)])
+    for row in (5, 6):
+        ws.cell(row, 5).number_format = "#,##0.00"
+        ws.cell(row, 6).number_format = '#,##0.00 "€ HT"'
+        ws.cell(row, 7).number_format = "0.0%"
+        ws.cell(row, 8).number_format = "dd/mm/yyyy"
+    ws.append([])
+    ws.append([None, "Total HT", None, None, None, 14632.2])
+    ws["F8"].number_format = '#,##0.00\\ "€"'
+    ws["Z20"].number_format = "0.00"  # a styled empty cell far away: must not widen the table
+    return save(workbook, tmp_path / "dqe.xlsx")
+
+
+def test_dqe_sheet_as_text_lines_and_a_table(dqe):
+    doc = convert(dqe, store_full_path=True)
+    assert doc.content == "\n".join(
+        [
+            "## DQE",
+            "",
+            "DQE - Lot 3 Gros œuvre",
+            "",
+            "Chantier : Résidence Les Pins",
+            "",
+            "| N° | Désignation | U | Qté | PU HT | Montant HT | Avancement | Date |",
+            "|---|---|---|---|---|---|---|---|",
+            "| 1.1 | Béton C25/30 fondations | m3 | 120,5 | 98,40 | 11 857,20 € HT | 69,5 % | 30/09/2025 |",
+            "| 1.2 | Armatures \\| HA | kg | 1500 | 1,85 | 2 775,00 € HT | 100,0 % | 01/10/2025 |",
+            "|  | Total HT |  |  |  | 14 632,20 € |  |  |",
+        ]
+    )
+    assert doc.meta["sheets"] == ["DQE"]
+    assert doc.meta["sheet_count"] == 1
+    assert doc.meta["file_path"] == str(dqe)
+
+
+def test_formulas_give_their_cached_values(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Poste", "Montant"])
+    workbook.active.append(["Terrassements", 10])
+    workbook.active.append(["Voirie", 20])
+    workbook.active.append(["Total", 30])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    patched = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(patched, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                cached = b'<c r="B4" t="n"><v>30</v></c>'
+                assert cached in data
+                data = data.replace(cached, b'<c r="B4"><f>SUM(B2:B3)</f><v>30</v></c>')
+            target.writestr(item, data)
+    path = tmp_path / "total.xlsx"
+    path.write_bytes(patched.getvalue())
+    assert "<f>SUM" in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    content = convert(path).content
+    assert content.splitlines()[-1] == "| Total | 30 |"
+    assert "SUM" not in content
+
+
+def test_merged_header_and_row_labels_and_two_row_header(tmp_path):
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.title = "Situation"
+    ws.append(["Lot", "Désignation", "Quantités", None, "Montant"])
+    ws.append([None, None, "Marché", "Réalisé", None])
+    ws.append(["Lot 1", "Déblais", 1200, 800, 9600])
+    ws.append([None, "Remblais", 300, 300, 4500])
+    ws.append(["Lot 2", "Enrobés", 50, 10, 1250])
+    for cells in ("A1:A2", "B1:B2", "C1:D1", "E1:E2", "A3:A4"):
+        ws.merge_cells(cells)
+    assert convert(save(workbook, tmp_path / "situation.xlsx")).content.splitlines()[2:] == [
+        "| Lot | Désignation | Quantités / Marché | Quantités / Réalisé | Montant |",
+        "|---|---|---|---|---|",
+        "| Lot 1 | Déblais | 1200 | 800 | 9600 |",
+        "| Lot 1 | Remblais | 300 | 300 | 4500 |",
+        "| Lot 2 | Enrobés | 50 | 10 | 1250 |",
+    ]
+
+
+def test_two_row_header_without_merges_and_a_text_section_row_kept_in_the_body(tmp_path):
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.append(["Poste", "Montant", "Montant"])
+    ws.append(["", "HT", "TTC"])
+    ws.append(["Études", 1000, 1200])
+    ws.append(["Lots techniques"])  # a section row: one cell of text, in the body
+    ws.append(["Électricité", 500, 600])
+    lines = convert(save(workbook, tmp_path / "bpu.xlsx")).content.splitlines()
+    assert lines[2:] == [
+        "| Poste | Montant / HT | Montant / TTC |",
+        "|---|---|---|",
+        "| Études | 1000 | 1200 |",
+        "| Lots techniques |  |  |",
+        "| Électricité | 500 | 600 |",
+    ]
+
+
+def test_a_text_row_below_the_header_is_not_taken_as_a_header_row(tmp_path):
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.append(["N°", "Désignation", "U", "Qté", "PU", "Montant"])
+    ws.append(["1", "TERRASSEMENTS"])
+    ws.append(["1.1", "Décapage", "m2", 500, 2.5, 1250])
+    lines = convert(save(workbook, tmp_path / "dqe.xlsx")).content.splitlines()
+    assert lines[2] == "| N° | Désignation | U | Qté | PU | Montant |"
+    assert lines[4] == "| 1 | TERRASSEMENTS |  |  |  |  |"
+
+
+def test_a_chapter_row_under_a_merged_two_row_header_stays_in_the_body(tmp_path):
+    """A bill of quantities: « N° prix » merged down over two header rows, « Prix HT » across two columns."""
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.append(["N° prix", "Désignation", "Unité", "Quantité", "Prix HT (€)", None])
+    ws.append([None, None, None, None, "Unitaire", "Total"])
+    for cells in ("A1:A2", "B1:B2", "C1:C2", "D1:D2", "E1:F1"):
+        ws.merge_cells(cells)
+    ws.append(["1", "Installations de chantier"])
+    ws.append(["1.1", "Installation de chantier", "Ft", 1, 28500, 28500])
+    lines = convert(save(workbook, tmp_path / "dqe.xlsx")).content.splitlines()
+    assert lines[2:5] == [
+        "| N° prix | Désignation | Unité | Quantité | Prix HT (€) / Unitaire | Prix HT (€) / Total |",
+        "|---|---|---|---|---|---|",
+        "| 1 | Installations de chantier |  |  |  |  |",
+    ]
+
+
+@pytest.fixture
+def with_hidden(tmp_path):
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.title = "Personnel"
+    ws.append(["Nom", "Poste", "Salaire", "Ville"])
+    ws.append(["Martin", "Chef de chantier", 3200, "Lyon"])
+    ws.append(["Durand", "Conducteur", 2900, "Nantes"])
+    ws.append(["Petit", "Grutier", 2500, "Lille"])
+    ws.row_dimensions[3].hidden = True
+    ws.column_dimensions["C"].hidden = True
+    hidden = workbook.create_sheet("Paramètres")
+    hidden.append(["Taux", "Valeur"])
+    hidden.append(["TVA", 0.2])
     hidden.sheet_state = "hidden"
-    hidden["A1"] = "Marge 12 %"
     workbook.create_sheet("Vide")
-    path = tmp_path / "dqe.xlsx"
-    workbook.save(path)
+    last = workbook.create_sheet("Notes")
+    last["B2"] = "Mise à jour mensuelle"
+    return save(workbook, tmp_path / "personnel.xlsx")
+
+
+def test_hidden_sheets_rows_and_columns_are_left_out(with_hidden):
+    doc = convert(with_hidden)
+    assert doc.content == "\n".join(
+        [
+            "## Personnel",
+            "",
+            "| Nom | Poste | Ville |",
+            "|---|---|---|",
+            "| Martin | Chef de chantier | Lyon |",
+            "| Petit | Grutier | Lille |",
+            "",
+            "## Notes",
+            "",
+            "Mise à jour mensuelle",
+        ]
+    )
+    assert doc.meta["sheets"] == ["Personnel", "Notes"]
+    assert doc.meta["sheet_count"] == 2
+    assert doc.meta["file_path"] == "personnel.xlsx"
+
+
+def test_include_hidden_keeps_them(with_hidden):
+    doc = convert(with_hidden, include_hidden=True)
+    assert doc.meta["sheets"] == ["Personnel", "Paramètres", "Notes"]
+    assert "| Durand | Conducteur | 2900 | Nantes |" in doc.content
+    assert "## Paramètres\n\n| Taux | Valeur |\n|---|---|\n| TVA | 0,2 |" in doc.content
+
+
+def test_sheets_in_workbook_order_with_headings_and_a_bytestream_source(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Lot 2"
+    workbook.active.append(["Poste", "Montant"])
+    workbook.active.append(["Voirie", 10])
+    second = workbook.create_sheet("Lot 1")
+    second.append(["Poste", "Montant"])
+    second.append(["Réseaux", 20])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    stream = ByteStream(buffer.getvalue(), meta={"file_path": "/chantiers/dpgf.xlsm"}, mime_type="x")
+    (doc,) = SpreadsheetToDocument().run(sources=[stream], meta={"chantier": "Les Pins"})["documents"]
+    assert doc.content.split("\n\n") == [
+        "## Lot 2",
+        "| Poste | Montant |\n|---|---|\n| Voirie | 10 |",
+        "## Lot 1",
+        "| Poste | Montant |\n|---|---|\n| Réseaux | 20 |",
+    ]
+    assert doc.meta["file_path"] == "dpgf.xlsm"
+    assert doc.meta["chantier"] == "Les Pins"
+    assert "\f" not in doc.content
+
+
+def test_a_big_sheet_is_truncated_with_a_warning(tmp_path, caplog):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Ref", "Libellé"])
+    for i in range(30):
+        workbook.active.append([i, f"Article {i}"])
+    path = save(workbook, tmp_path / "articles.xlsx")
+    with caplog.at_level(logging.WARNING):
+        doc = convert(path, max_cells=20)
+    lines = doc.content.splitlines()
+    assert lines[2:4] == ["| Ref | Libellé |", "|---|---|"]
+    assert lines[-3] == "| 8 | Article 8 |"
+    assert lines[-1] == "Feuille tronquée : 10 lignes sur 31 lues."
+    assert "articles.xlsx" in caplog.text
+    assert "10 rows out of 31" in caplog.text
+
+
+def test_read_only_mode_for_big_files(dqe, monkeypatch):
+    monkeypatch.setattr(module, "READ_ONLY_MIN_BYTES", 0)
+    lines = convert(dqe).content.splitlines()
+    assert "| 1.1 | Béton C25/30 fondations | m3 | 120,5 | 98,40 | 11 857,20 € HT | 69,5 % | 30/09/2025 |" in lines
+
+
+def test_calamine_reader_gives_general_values_and_merges(tmp_path):
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.append(["Lot", "Date", "Montant", "Payé"])
+    ws.append(["Lot 1", datetime.datetime(2025, 9, 30), 1234.5, True])
+    ws.append([None, datetime.datetime(2025, 10, 31), 10, False])
+    ws.merge_cells("A2:A3")
+    ws["C2"].number_format = "#,##0.00"
+    workbook.create_sheet("Masquée").sheet_state = "hidden"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    sheets = module._read_calamine(buffer.getvalue(), include_hidden=False, cell_limit=1000)
+    assert [(s.name, s.hidden) for s in sheets] == [("Sheet", False), ("Masquée", True)]
+    blocks, kept, total = module._sheet_markdown(sheets[0], include_hidden=False, max_cells=1000)
+    assert blocks[0].splitlines()[2:] == [
+        "| Lot 1 | 30/09/2025 | 1234,5 | VRAI |",
+        "| Lot 1 | 31/10/2025 | 10 | FAUX |",
+    ]
+    assert (kept, total) == (3, 3)
+
+
+def test_a_workbook_openpyxl_cannot_read_is_read_with_calamine(dqe, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ValueError("openpyxl cannot read this")
+
+    monkeypatch.setattr(module.openpyxl, "load_workbook", fail)
+    lines = convert(dqe).content.splitlines()
+    assert "| 1.1 | Béton C25/30 fondations | m3 | 120,5 | 98,4 | 11857,2 | 0,695 | 30/09/2025 |" in lines
+
+
+def test_unreadable_files_are_skipped_with_a_warning(tmp_path, caplog, dqe):
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"\x00\x01 not a workbook at all")
+    not_a_workbook = tmp_path / "archive.xlsx"
+    with zipfile.ZipFile(not_a_workbook, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with caplog.at_level(logging.WARNING):
+        documents = SpreadsheetToDocument().run(sources=[garbage, not_a_workbook, dqe])["documents"]
+    assert [d.meta["file_path"] for d in documents] == ["dqe.xlsx"]
+    assert f"Could not read {garbage}. Skipping it." in caplog.text
+    assert f"Could not read {not_a_workbook}. Skipping it." in caplog.text
+
+
+def ods_cell(text=None, value_type=None, **attributes):
+    if value_type:
+        attributes["valuetype"] = value_type
+    cell = TableCell(**attributes)
+    if text is not None:
+        cell.addElement(P(text=text))
+    return cell
+
+
+def ods_row(*cells, **attributes):
+    row = TableRow(**attributes)
+    for cell in cells:
+        row.addElement(cell)
+    return row
+
+
+@pytest.fixture
+def ods(tmp_path):
+    document = OpenDocumentSpreadsheet()
+    hidden_style = Style(name="taHidden", family="table")
+    hidden_style.addElement(TableProperties(display="false"))
+    document.automaticstyles.addElement(hidden_style)
+
+    table = Table(name="Situation n°3")
+    table.addElement(TableColumn(numbercolumnsrepeated=3))
+    table.addElement(TableColumn(visibility="collapse"))  # D: hidden
+    table.addElement(TableColumn(numbercolumnsrepeated=1020))
+    table.addElement(ods_row(ods_cell("Situation de travaux n°3"), TableCell(numbercolumnsrepeated=1023)))
+    table.addElement(ods_row(TableCell(numbercolumnsrepeated=1024), numberrowsrepeated=2))
+    table.addElement(
+        ods_row(
+            ods_cell("Poste"),
+            ods_cell("Montants", numbercolumnsspanned=2),
+            CoveredTableCell(),
+            ods_cell("Interne"),
+            TableCell(numbercolumnsrepeated=1020),
+        )
+    )
+    table.addElement(ods_row(TableCell(), ods_cell("HT"), ods_cell("TTC"), ods_cell("x")))
+    table.addElement(
+        ods_row(
+            ods_cell("Gros œuvre", numberrowsspanned=2),
+            ods_cell("1 268 430,00 €", "currency", value="1268430"),
+            ods_cell("1 522 116,00 €", "currency", value="1522116"),
+            ods_cell("secret", "string"),
+            TableCell(numbercolumnsrepeated=1020),
+        )
+    )
+    table.addElement(
+        ods_row(CoveredTableCell(), ods_cell("69,5 %", "percentage", value="0.695"), ods_cell("30/09/2025", "date"))
+    )
+    table.addElement(ods_row(ods_cell("Ligne masquée"), ods_cell("1", "float", value="1"), visibility="collapse"))
+    table.addElement(ods_row(ods_cell("Même ligne"), ods_cell("7", "float", value="7"), numberrowsrepeated=2))
+    table.addElement(ods_row(TableCell(numbercolumnsrepeated=1024), numberrowsrepeated=1048560))
+    document.spreadsheet.addElement(table)
+
+    hidden = Table(name="Cachée", stylename=hidden_style)
+    hidden.addElement(ods_row(ods_cell("a"), ods_cell("b")))
+    document.spreadsheet.addElement(hidden)
+    path = tmp_path / "situation.ods"
+    document.save(str(path))
     return path
 
 
-DQE_TABLE = [
-    "| N° | Désignation | Quantités / Marché | Quantités / Cumul | Montant HT |",
-    "|---|---|---|---|---|",
-    "| Lot 1 | Déblais \\| mise en dépôt | 1200 | 800,5 | 1 268 430,00 € HT |",
-    "| Lot 1 | Remblais compactés | 300 | 69,5 % | 30/09/2025 |",
-    "|  | Sous-total |  |  | 5 |",
-]
-
-
-def test_run_writes_title_lines_merged_two_row_header_and_row_labels(dqe):
-    document = convert(dqe)
-    assert document.content == "\n".join(
-        ["## DQE Lot 2", "", "Détail quantitatif estimatif", "", "Chantier : RD 907 Sèvres", "", *DQE_TABLE]
-    )
-    assert document.meta == {"file_path": "dqe.xlsx", "sheets": ["DQE Lot 2", "Vide"], "sheet_count": 2}
-
-
-def test_include_hidden_keeps_hidden_sheets_rows_and_columns(dqe):
-    document = convert(dqe, include_hidden=True, store_full_path=True)
-    lines = document.content.splitlines()
-    assert "| Lot 1 | Déblais \\| mise en dépôt | 1200 | 800,5 | 1 268 430,00 € HT | Colonne masquée |" in lines
-    assert "|  | Ligne masquée | 1 |  |  |  |" in lines
-    assert document.content.endswith("## Notes internes\n\nMarge 12 %")
-    assert document.meta["sheets"] == ["DQE Lot 2", "Notes internes", "Vide"]
-    assert document.meta["file_path"] == str(dqe)
-
-
-def test_streamed_large_workbook_keeps_values_and_formats(dqe, monkeypatch):
-    monkeypatch.setattr(module, "READ_ONLY_ABOVE_BYTES", 0)
-    lines = convert(dqe).content.splitlines()
-    # Read-only mode knows neither merged cells nor hidden rows and columns, but reads cached values and formats.
-    assert lines[6:] == [
-        "| N° | Désignation | Quantités / Marché | Cumul | Montant HT |  |",
-        "|---|---|---|---|---|---|",
-        "| Lot 1 | Déblais \\| mise en dépôt | 1200 | 800,5 | 1 268 430,00 € HT | Colonne masquée |",
-        "|  | Remblais compactés | 300 | 69,5 % | 30/09/2025 |  |",
-        "|  | Sous-total |  |  | 5 |  |",
-        "|  | Ligne masquée | 1 |  |  |  |",
-    ]
-    assert "Notes internes" not in lines
-
-
-def test_unreadable_workbook_falls_back_to_calamine(dqe, monkeypatch):
-    def broken(*args):
-        raise ValueError("openpyxl cannot read this")
-
-    monkeypatch.setattr(module, "_read_openpyxl", broken)
-    document = convert(dqe)
-    # Values only (General numbers, dates as dd/mm/yyyy), merged cells; no hidden rows and columns.
-    assert document.content.splitlines()[6:] == [
-        "| N° | Désignation | Quantités / Marché | Quantités / Cumul | Montant HT |  |",
-        "|---|---|---|---|---|---|",
-        "| Lot 1 | Déblais \\| mise en dépôt | 1200 | 800,5 | 1268430 | Colonne masquée |",
-        "| Lot 1 | Remblais compactés | 300 | 0,695 | 30/09/2025 |  |",
-        "|  | Sous-total |  |  | 5 |  |",
-        "|  | Ligne masquée | 1 |  |  |  |",
-    ]
-    assert document.meta["sheets"] == ["DQE Lot 2", "Vide"]
-
-
-def test_formulas_show_their_cached_values(tmp_path):
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Situation"
-    sheet.append(["Poste", "Montant"])
-    sheet.append(["Terrassements", 100])
-    sheet.append(["Chaussées", 200])
-    sheet.append(["Total", 300])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    path = tmp_path / "situation.xlsx"
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                old = b'<c r="B4" t="n"><v>300</v></c>'
-                assert old in data
-                data = data.replace(old, b'<c r="B4"><f>SUM(B2:B3)</f><v>300</v></c>')
-            target.writestr(item, data)
-    assert openpyxl.load_workbook(path)["Situation"]["B4"].value == "=SUM(B2:B3)"
-    assert convert(path).content.splitlines()[-1] == "| Total | 300 |"
-    assert "SUM" not in convert(path).content
-
-
-def test_sheets_come_as_headings_in_workbook_order(tmp_path):
-    workbook = openpyxl.Workbook()
-    workbook.active.title = "Personnel"
-    workbook.active.append(["Nom", "Fonction"])
-    workbook.active.append(["Durand", "Chef de chantier"])
-    notes = workbook.create_sheet("Notes")
-    notes.append(["Mise à jour hebdomadaire"])
-    notes.append(["Voir aussi le planning"])
-    path = tmp_path / "equipe.xlsx"
-    workbook.save(path)
-    document = convert(path)
-    assert document.content == (
-        "## Personnel\n\n| Nom | Fonction |\n|---|---|\n| Durand | Chef de chantier |\n\n"
-        "## Notes\n\nMise à jour hebdomadaire\n\nVoir aussi le planning"
-    )
-    assert "\f" not in document.content
-    assert document.meta["sheet_count"] == 2
-
-
-def test_three_text_header_rows_make_one_header(tmp_path):
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "BPU"
-    sheet.append(["Prix", "Montants", None])
-    sheet.append([None, "Travaux", "Travaux"])
-    sheet.append(["N°", "HT", "TTC"])
-    sheet.append(["P1", 10, 12])
-    sheet.append(["P2", 20, 24])
-    sheet.merge_cells("B1:C1")
-    path = tmp_path / "bpu.xlsx"
-    workbook.save(path)
-    assert convert(path).content.splitlines()[2:] == [
-        "| Prix / N° | Montants / Travaux / HT | Montants / Travaux / TTC |",
-        "|---|---|---|",
-        "| P1 | 10 | 12 |",
-        "| P2 | 20 | 24 |",
-    ]
-
-
-def test_text_rows_below_the_header_stay_table_rows(tmp_path):
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Liste"
-    for row in (["Nom", "Prénom", "Poste"], ["Martin", "Léa", "Conductrice de travaux"], ["Petit", "Hugo", "Grutier"]):
-        sheet.append(row)
-    path = tmp_path / "liste.xlsx"
-    workbook.save(path)
-    assert convert(path).content.splitlines()[2:] == [
-        "| Nom | Prénom | Poste |",
-        "|---|---|---|",
-        "| Martin | Léa | Conductrice de travaux |",
-        "| Petit | Hugo | Grutier |",
-    ]
-
-
-def test_a_sheet_over_max_cells_keeps_its_first_rows(tmp_path, caplog):
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Export"
-    sheet.append(["Code", "Libellé"])
-    for i in range(10):
-        sheet.append([i, f"Article {i}"])
-    path = tmp_path / "export.xlsx"
-    workbook.save(path)
-    with caplog.at_level(logging.WARNING):
-        content = convert(path, max_cells=10).content
-    assert content.splitlines()[2:] == [
-        "| Code | Libellé |",
-        "|---|---|",
-        "| 0 | Article 0 |",
-        "| 1 | Article 1 |",
-        "| 2 | Article 2 |",
-        "| 3 | Article 3 |",
-        "",
-        "Feuille tronquée : 5 lignes sur 11 lues.",
-    ]
-    assert "only its first 5 of 11 rows are read" in caplog.text
-    assert "Feuille tronquée" not in convert(path).content
-
-
-def write_ods(path):
-    document = OpenDocumentSpreadsheet()
-    hidden_table = Style(name="ta_hidden", family="table")
-    hidden_table.addElement(TableProperties(display="false"))
-    document.automaticstyles.addElement(hidden_table)
-
-    def cell(text=None, value_type="string", **attributes):
-        element = TableCell(valuetype=value_type, **attributes) if text else TableCell(**attributes)
-        if text:
-            element.addElement(P(text=text))
-        return element
-
-    def row(*cells, **attributes):
-        element = TableRow(**attributes)
-        for item in cells:
-            element.addElement(item)
-        return element
-
-    table = Table(name="Situation n°3")
-    table.addElement(TableColumn(numbercolumnsrepeated=2))
-    table.addElement(TableColumn(visibility="collapse"))
-    table.addElement(TableColumn(numbercolumnsrepeated=1021))
-    for element in (
-        row(cell("Situation de travaux n°3", numbercolumnsspanned=3), CoveredTableCell(numbercolumnsrepeated=2)),
-        row(cell(numbercolumnsrepeated=1024), numberrowsrepeated=2),
-        row(cell("Poste"), cell("Montant"), cell("Caché"), cell("Avancement"), cell(numbercolumnsrepeated=1020)),
-        row(
-            cell("Terrassements", numberrowsspanned=2),
-            cell("1 268 430,00 €", "currency", value="1268430", currency="EUR"),
-            cell("x"),
-            cell("69,5 %", "percentage", value="0.695"),
-            cell(numbercolumnsrepeated=1020),
-        ),
-        row(CoveredTableCell(), cell("12,00", "float", value="12"), cell("y"), cell("10 %", "percentage", value="0.1")),
-        row(cell("Ligne masquée"), cell("1", "float", value="1"), visibility="collapse"),
-        row(cell("Idem"), cell("1", "float", value="1"), cell(numbercolumnsrepeated=1022), numberrowsrepeated=2),
-        row(cell(numbercolumnsrepeated=1024), numberrowsrepeated=1048570),
-    ):
-        table.addElement(element)
-    document.spreadsheet.addElement(table)
-    hidden = Table(name="Masquée", stylename=hidden_table)
-    hidden.addElement(TableColumn())
-    hidden.addElement(row(cell("Brouillon")))
-    document.spreadsheet.addElement(hidden)
-    document.save(str(path))
-
-
-def test_ods_repeated_merged_and_hidden_cells(tmp_path):
-    path = tmp_path / "situation.ods"
-    write_ods(path)
-    document = convert(path)
-    assert document.content == "\n".join(
+def test_ods_repeated_merged_and_hidden_cells(ods):
+    doc = convert(ods)
+    assert doc.content == "\n".join(
         [
             "## Situation n°3",
             "",
             "Situation de travaux n°3",
             "",
-            "| Poste | Montant | Avancement |",
+            "| Poste | Montants / HT | Montants / TTC |",
             "|---|---|---|",
-            "| Terrassements | 1 268 430,00 € | 69,5 % |",
-            "| Terrassements | 12,00 | 10 % |",
-            "| Idem | 1 |  |",
-            "| Idem | 1 |  |",
+            "| Gros œuvre | 1 268 430,00 € | 1 522 116,00 € |",
+            "| Gros œuvre | 69,5 % | 30/09/2025 |",
+            "| Même ligne | 7 |  |",
+            "| Même ligne | 7 |  |",
         ]
     )
-    assert document.meta["sheets"] == ["Situation n°3"]
-    shown = convert(path, include_hidden=True)
-    assert "| Poste | Montant | Caché | Avancement |" in shown.content
-    assert "| Ligne masquée | 1 |  |  |" in shown.content
-    assert shown.content.endswith("## Masquée\n\nBrouillon")
+    assert doc.meta["sheets"] == ["Situation n°3"]
 
 
-def test_bytestream_source_keeps_its_metadata(dqe):
-    stream = ByteStream(
-        dqe.read_bytes(),
-        meta={"file_path": "/partage/DQE/dqe.xlsx"},
-        mime_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    (document,) = SpreadsheetToDocument().run(sources=[stream], meta={"lot": "2"})["documents"]
-    assert document.content.splitlines()[-1] == DQE_TABLE[-1]
-    assert document.meta == {
-        "file_path": "dqe.xlsx",
-        "lot": "2",
-        "sheets": ["DQE Lot 2", "Vide"],
-        "sheet_count": 2,
-    }
-
-
-def test_unreadable_files_are_skipped_with_a_warning(tmp_path, dqe, caplog):
-    garbage = tmp_path / "abime.xlsx"
-    garbage.write_bytes(b"\x00\x01 garbage, not a workbook" * 10)
-    with caplog.at_level(logging.WARNING):
-        documents = SpreadsheetToDocument().run(sources=[garbage, dqe])["documents"]
-    assert [d.meta["file_path"] for d in documents] == ["dqe.xlsx"]
-    assert f"Could not read {garbage}. Skipping it. Error:" in caplog.text
-
-
-def test_to_dict_from_dict():
-    converter = SpreadsheetToDocument(include_hidden=True, max_cells=1000, store_full_path=True)
-    data = component_to_dict(converter, "spreadsheet")
-    assert data == {
-        "type": "components.converters.spreadsheet_to_document.SpreadsheetToDocument",
-        "init_parameters": {"include_hidden": True, "max_cells": 1000, "store_full_path": True},
-    }
-    restored = component_from_dict(SpreadsheetToDocument, data, "spreadsheet")
-    assert (restored.include_hidden, restored.max_cells, restored.store_full_path) == (True, 1000, True)
+def test_ods_include_hidden(ods):
+    doc = convert(ods, include_hidden=True)
+    assert doc.meta["sheets"] == ["Situation n°3", "Cachée"]
+    assert "| Poste | Montants / HT | Montants / TTC | Interne / x |" in doc.content
+    assert "| Ligne masquée | 1 |  |  |" in doc.content
