@@ -58,7 +58,7 @@ def graph_chunks(settings: Settings, sets: list[Path], limit: int) -> list[Docum
         for name in ("document_embedder", "vector_writer", "bm25_writer"):
             pipeline.remove_component(name)
         files = sorted(str(p) for p in corpus.rglob("*.md"))
-        inputs = {"router": {"sources": files}, "metadata_resolver": {"roots": [str(corpus)]}}
+        inputs = {"sources": files, "roots": [str(corpus)]}
         return pipeline.run(inputs, include_outputs_from={"figure_detector"})["figure_detector"]["documents"]
 
 

@@ -15,6 +15,8 @@ import fcntl
 import hashlib
 import json
 import logging
+import mimetypes
+import re
 import sys
 import threading
 import time
@@ -24,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haystack import Pipeline
+from haystack import Document, Pipeline
+from haystack.dataclasses import ByteStream
+from haystack.utils.misc import CUSTOM_MIMETYPES, _guess_mime_type
 from tqdm import tqdm
 
 from components.preprocessors.document_metadata_resolver import FOLDER_META_NAMES, SIDECAR_SUFFIXES, metadata_files
@@ -33,14 +37,14 @@ from service.gateway.cache import bump_index_generation
 from service.pipelines import build_pipeline
 from service.settings import Settings
 
-SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm", ".csv"}
 PIPELINE_NAME = "indexing"
+ROUTER = "router"  # the graph's node that sends each file to its converter by type
 WRITERS = ("vector_writer", "bm25_writer")
 
 
 @dataclass
 class IndexReport:
-    """What a run did, file by file."""
+    """What a run did, file by file: every file found is indexed, unchanged, skipped, without text or failed."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -48,6 +52,10 @@ class IndexReport:
     deleted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # gone from disk, kept because `prune` was off
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # not read: an unsupported type, a link out of the folder
+    no_text: dict[str, str] = field(default_factory=dict)  # read, but no text came out (a scan with OCR off...)
+    file_chunks: dict[str, int] = field(default_factory=dict)  # chunks of each added or updated file
+    notes: dict[str, list[str]] = field(default_factory=dict)  # per file: OCR pages, attachments left out...
     stopped: int = 0  # files left to index when the run was stopped
     chunks: int = 0
     seconds: float = 0.0
@@ -56,6 +64,18 @@ class IndexReport:
     def files(self) -> int:
         """Files whose chunks are in the stores after the run."""
         return len(self.added) + len(self.updated) + self.unchanged
+
+    def file_lines(self) -> list[str]:
+        """A line per file not unchanged: `indexed (n chunks)`, `skipped: ...`, `no text (...)`, `failed: ...`."""
+        lines = []
+        for name in [*self.added, *self.updated]:
+            count = self.file_chunks.get(name, 0)
+            notes = "".join(f"; {note}" for note in self.notes.get(name, []))
+            lines.append(f"  indexed: {name} ({count} chunk{'s' if count != 1 else ''}{notes})")
+        lines += [f"  skipped: {name}: {reason}" for name, reason in self.skipped.items()]
+        lines += [f"  no text: {name} ({reason})" for name, reason in self.no_text.items()]
+        lines += [f"  failed: {name}: {reason}" for name, reason in self.failed.items()]
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (the upload endpoint's answer)."""
@@ -67,6 +87,10 @@ class IndexReport:
             "deleted": self.deleted,
             "missing": self.missing,
             "failed": self.failed,
+            "skipped": self.skipped,
+            "no_text": self.no_text,
+            "file_chunks": self.file_chunks,
+            "notes": self.notes,
             "stopped": self.stopped,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
@@ -83,6 +107,10 @@ class IndexReport:
             deleted=list(data.get("deleted", [])),
             missing=list(data.get("missing", [])),
             failed=dict(data.get("failed", {})),
+            skipped=dict(data.get("skipped", {})),
+            no_text=dict(data.get("no_text", {})),
+            file_chunks={str(k): int(v) for k, v in data.get("file_chunks", {}).items()},
+            notes={str(k): list(v) for k, v in data.get("notes", {}).items()},
             stopped=int(data.get("stopped", 0)),
             chunks=int(data.get("chunks", 0)),
             seconds=float(data.get("seconds", 0.0)),
@@ -91,15 +119,17 @@ class IndexReport:
     def summary(self) -> str:
         text = (
             f"{self.files} files indexed ({len(self.added)} added, {len(self.updated)} updated, "
-            f"{self.unchanged} unchanged), {len(self.deleted)} deleted, {len(self.failed)} failed; "
+            f"{self.unchanged} unchanged), {len(self.skipped)} skipped, {len(self.no_text)} without text, "
+            f"{len(self.failed)} failed, {len(self.deleted)} deleted; "
             f"{self.chunks} chunks written in {self.seconds:.1f} s"
         )
+        lines = self.file_lines()
+        if lines:
+            text += "\n" + "\n".join(lines)
         if self.stopped:
             text += f"\n  stopped: {self.stopped} files not indexed (run again to index them)"
         if self.missing:
             text += f"\n  {len(self.missing)} indexed files no longer exist (run with --prune to delete their chunks)"
-        for path, reason in self.failed.items():
-            text += f"\n  failed: {path}: {reason}"
         return text
 
 
@@ -107,21 +137,43 @@ def _is_metadata_file(path: Path) -> bool:
     return path.name in FOLDER_META_NAMES or path.name.endswith(SIDECAR_SUFFIXES)
 
 
-def _is_indexable(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES and not _is_metadata_file(path) and not path.name.startswith(".")
+def _is_candidate(path: Path) -> bool:
+    return not _is_metadata_file(path) and not path.name.startswith(".")
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The supported files under the given files and folders, in a stable order (metadata files excluded)."""
+    """
+    Every file under the given files and folders, in a stable order, metadata files and hidden files excluded:
+    the files a type cannot be read for are reported as skipped, never left out in silence.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _is_indexable(p.relative_to(path)))
-        elif path.is_file() and _is_indexable(path):
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _is_candidate(p.relative_to(path)))
+        elif path.is_file() and _is_candidate(path):
             found.append(path)
         elif not path.exists():
             raise FileNotFoundError(f"No such file or folder: {path}")
     return found
+
+
+def supported_suffixes(router: Any) -> set[str]:
+    """The file name suffixes the indexing graph's router sends to a converter (the upload route's gate)."""
+    candidates = set(mimetypes.types_map) | set(CUSTOM_MIMETYPES) | set(router_suffixes(router))
+    return {suffix for suffix in candidates if _routed(router, Path("file" + suffix))}
+
+
+def router_suffixes(router: Any) -> list[str]:
+    """The suffixes the router's `additional_mimetypes` adds."""
+    return list((getattr(router, "_additional_mimetypes", None) or {}).values())
+
+
+def _routed(router: Any, path: Path) -> bool:
+    mime_type = _guess_mime_type(path)
+    return bool(mime_type) and any(
+        mime_type == key or pattern.fullmatch(mime_type)
+        for key, pattern in zip(router.mime_types, router.mime_type_patterns, strict=True)
+    )
 
 
 def _source_name(path: Path, roots: list[Path]) -> str:
@@ -193,6 +245,10 @@ def _file_filter(path: str) -> dict[str, Any]:
     return {"field": "meta.file_path", "operator": "==", "value": path}
 
 
+# The converters' "Could not read <path>. Skipping it. Error: <error>" (Haystack's) and "Could not read <path>: ..."
+_READ_FAILURE = re.compile(r"^Could not (?:read|convert) .*?(?:\. Skipping it\. Error: |: )", re.DOTALL)
+
+
 class _ConversionWarnings(logging.Handler):
     """Keeps the converters' warnings during a run, to say why a file could not be read."""
 
@@ -203,17 +259,26 @@ class _ConversionWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
 
-    def reason(self, path: str) -> str:
+    def about(self, path: str) -> list[str]:
+        """The warnings that name a file, its path left out (the report names the file)."""
+        found = []
         for message in self.messages:
             if path in message:
-                return message.replace(path, Path(path).name)
-        return "no text could be extracted from it"
+                text = _READ_FAILURE.sub("", message).replace(path, Path(path).name).strip()
+                if text and text not in found:
+                    found.append(text)
+        return found
+
+    def reason(self, path: str) -> str:
+        """Why a file gave no document: the first warning that names it."""
+        found = self.about(path)
+        return found[0] if found else "no text could be extracted from it"
 
 
 @contextmanager
 def _capture_warnings() -> Iterator[_ConversionWarnings]:
     handler = _ConversionWarnings()
-    loggers = [logging.getLogger("haystack"), logging.getLogger("haystack_integrations")]
+    loggers = [logging.getLogger(name) for name in ("haystack", "haystack_integrations", "components")]
     for logger in loggers:
         logger.addHandler(handler)
     try:
@@ -335,18 +400,7 @@ class Indexer:
         manifest = Manifest.load(manifest_path(self.settings))
         report = IndexReport()
         self._recover_pending(manifest)
-        todo: list[tuple[Path, str]] = []
-        for path in files:
-            try:
-                fingerprint = file_fingerprint(path, _root_of(path, roots), self.shaping)
-            except OSError as e:
-                report.failed[_source_name(path, roots)] = e.strerror or str(e)
-                continue
-            entry = manifest.entries.get(str(path))
-            if entry is not None and not entry.pending and entry.fingerprint == fingerprint:
-                report.unchanged += 1
-            else:
-                todo.append((path, fingerprint))
+        todo = self._classify(files, roots, manifest, report)
         data_dir = self.settings.resolve_path(self.settings.stores.data_dir)
         try:
             self._handle_missing(manifest, roots, prune, report)
@@ -369,6 +423,67 @@ class Indexer:
             tell(IndexProgress(files=done, total=len(todo), chunks=report.chunks))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _classify(
+        self, files: list[Path], roots: list[Path], manifest: Manifest, report: IndexReport
+    ) -> list[tuple[Path, str]]:
+        """Report the files refused or unchanged; returns the files to convert, with their fingerprints."""
+        todo: list[tuple[Path, str]] = []
+        for path in files:
+            source = _source_name(path, roots)
+            refused = self._refusal(path, roots)
+            if refused is not None:
+                kind, reason = refused
+                {"skipped": report.skipped, "failed": report.failed, "no_text": report.no_text}[kind][source] = reason
+                self._record_refusal(manifest, path, kind, reason)
+                continue
+            try:
+                fingerprint = file_fingerprint(path, _root_of(path, roots), self.shaping)
+            except OSError as e:
+                report.failed[source] = e.strerror or str(e)
+                continue
+            entry = manifest.entries.get(str(path))
+            if entry is not None and not entry.pending and entry.fingerprint == fingerprint:
+                if entry.status == "no_text":  # never counted as indexed: it holds no chunk
+                    report.no_text[source] = entry.reason
+                else:
+                    report.unchanged += 1
+            else:
+                todo.append((path, fingerprint))
+        if report.skipped or report.failed or report.no_text:
+            manifest.save()
+        return todo
+
+    def supported_suffixes(self) -> set[str]:
+        """The file name suffixes this graph reads."""
+        return supported_suffixes(self.pipeline.get_component(ROUTER))
+
+    def _refusal(self, path: Path, roots: list[Path]) -> tuple[str, str] | None:
+        """Why a file is not converted at all: ("skipped" or "failed", reason), or None when it is to be read."""
+        root = _root_of(path, roots)
+        if path.is_symlink() and root is not None and not path.resolve().is_relative_to(root):
+            return "skipped", "a link to a file outside the indexed folder"
+        if not _routed(self.pipeline.get_component(ROUTER), path):
+            return "skipped", f"unsupported type {path.suffix.lower() or '(no extension)'}"
+        limit = self.settings.indexing.limits.max_file_mb
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            return "failed", e.strerror or str(e)
+        if size > limit * 1024 * 1024:
+            return "failed", f"too large: {size / 1024 / 1024:,.0f} MB (the limit is {limit} MB)"
+        if size == 0:
+            return "no_text", "empty file"
+        return None
+
+    @staticmethod
+    def _record_refusal(manifest: Manifest, path: Path, kind: str, reason: str) -> None:
+        """Keep a refused file in the manifest with its status; a file indexed before keeps its chunks' ids."""
+        entry = manifest.entries.get(str(path))
+        if entry is None:
+            manifest.entries[str(path)] = FileEntry(status=kind, reason=reason)
+        elif not entry.chunk_ids:
+            entry.status, entry.reason = kind, reason
 
     def _recover_pending(self, manifest: Manifest) -> None:
         """Files a killed run left pending: add whatever the stores hold for them to the chunks they replace."""
@@ -416,12 +531,8 @@ class Indexer:
         replaced = sorted({i for name in names for i in manifest.entries[name].chunk_ids})
         try:
             with _capture_warnings() as warnings:
-                result = self.pipeline.run(
-                    {
-                        "router": {"sources": names},
-                        "metadata_resolver": {"roots": [str(r) for r in roots if r.is_dir()]},
-                        **{writer: {"replaced_ids": replaced} for writer in WRITERS},
-                    },
+                result = self.pipeline.run(  # fed by input name: `sources` goes to the graph's head, whatever it is
+                    {"sources": names, "roots": [str(r) for r in roots if r.is_dir()], "replaced_ids": replaced},
                     include_outputs_from={"metadata_resolver", "splitter"},
                 )
         except Exception as e:
@@ -429,23 +540,66 @@ class Indexer:
                 return sum(self._index_batch([item], roots, manifest, report) for item in batch)
             report.failed[_source_name(batch[0][0], roots)] = f"{type(e).__name__}: {e}"
             return 0
-        converted = {doc.meta.get("file_path") for doc in result.get("metadata_resolver", {}).get("documents", [])}
+        converted: dict[str, list[Document]] = {}
+        for doc in result.get("metadata_resolver", {}).get("documents", []):
+            converted.setdefault(str(doc.meta.get("file_path")), []).append(doc)
         chunk_ids: dict[str, list[str]] = {name: [] for name in names}
         for doc in result.get("splitter", {}).get("documents", []):
             chunk_ids.setdefault(str(doc.meta.get("file_path")), []).append(doc.id)
+        left_out = _unrouted_attachments(result.get(ROUTER, {}))
         written = 0
         for (path, fingerprint), name in zip(batch, names, strict=True):
+            source = _source_name(path, roots)
             if name not in converted:
-                report.failed[_source_name(path, roots)] = warnings.reason(name)
-                continue  # stays pending: the next run tries it again and cleans up what it replaced
-            manifest.entries[name] = FileEntry(fingerprint=fingerprint, chunk_ids=chunk_ids[name])
+                reason = warnings.reason(name)
+                report.failed[source] = reason
+                entry = manifest.entries[name]  # stays pending: the next run tries it again and cleans up
+                entry.status, entry.reason = "failed", reason
+                continue
+            documents = converted[name]
+            ocr = any(doc.meta.get("ocr") for doc in documents)
+            notes = _conversion_notes(documents, left_out.get(name, []), warnings.about(name))
+            if not chunk_ids[name]:
+                reason = next((str(d.meta["no_text_reason"]) for d in documents if d.meta.get("no_text_reason")), "")
+                report.no_text[source] = reason or "no text found in it"
+                manifest.entries[name] = FileEntry(
+                    fingerprint=fingerprint, status="no_text", reason=report.no_text[source], ocr=ocr
+                )
+                continue
+            manifest.entries[name] = FileEntry(fingerprint=fingerprint, chunk_ids=chunk_ids[name], ocr=ocr)
             written += len(chunk_ids[name])
+            report.file_chunks[source] = len(chunk_ids[name])
+            if notes:
+                report.notes[source] = notes
             (report.updated if previous[name] is not None and previous[name].fingerprint else report.added).append(
-                _source_name(path, roots)
+                source
             )
         manifest.save()
         report.chunks += written
         return written
+
+
+def _unrouted_attachments(router_output: dict[str, Any]) -> dict[str, list[str]]:
+    """Attachments of a mail that no converter reads, by the mail's file path."""
+    found: dict[str, list[str]] = {}
+    for source in router_output.get("unclassified", []):
+        if isinstance(source, ByteStream) and source.meta.get("attachment"):
+            found.setdefault(str(source.meta.get("file_path")), []).append(str(source.meta["attachment"]))
+    return found
+
+
+def _conversion_notes(documents: list[Document], unrouted: list[str], warnings: list[str]) -> list[str]:
+    """What a person should know about a file that was indexed: pages read by OCR, attachments, what was left out."""
+    notes = []
+    ocr_pages = sorted({int(p) for d in documents for p in d.meta.get("ocr_pages") or []})
+    if ocr_pages:
+        notes.append(f"OCR on page{'s' if len(ocr_pages) > 1 else ''} {', '.join(map(str, ocr_pages))}")
+    attachments = [str(d.meta["attachment"]) for d in documents if d.meta.get("attachment")]
+    if attachments:
+        notes.append(f"attachments indexed: {', '.join(attachments)}")
+    notes += [f"attachment {name} skipped: unsupported type" for name in unrouted]
+    notes += warnings
+    return notes
 
 
 def index_paths(

@@ -14,6 +14,7 @@ class FileEntry:
     """
     One indexed file.
 
+    `status` says what the last run made of it, so that a listing shows files that hold no chunk too.
     `pending` is set before the file's chunks are written and cleared once both stores hold them: a run killed in
     between leaves it set, and the next run looks up whatever the stores hold for that file before replacing it.
     """
@@ -21,6 +22,12 @@ class FileEntry:
     fingerprint: str = ""
     chunk_ids: list[str] = field(default_factory=list)
     pending: bool = False
+    status: str = "indexed"  # indexed, skipped, no_text or failed (FILE_STATUSES)
+    reason: str = ""  # why a file is skipped, has no text or failed, in words a person understands
+    ocr: bool = False  # some of its text was read by OCR
+
+
+FILE_STATUSES = ("indexed", "skipped", "no_text", "failed")
 
 
 class Manifest:

@@ -7,10 +7,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 step() { printf '\n==> %s (%ss)\n' "$1" "$SECONDS"; }
 
-step "System packages (graphviz)"
-if ! command -v dot >/dev/null; then
+step "System packages (graphviz; tesseract-ocr with its French model for scanned documents)"
+if ! command -v dot >/dev/null || ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/fra.traineddata ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz tesseract-ocr tesseract-ocr-fra >/dev/null
 fi
 
 step "Python environment (.venv)"

@@ -437,6 +437,9 @@ def unsupported_note(unsupported: list[str]) -> str:
     return f"\n\n_{UNSUPPORTED_NOTE} : {quoted}_"
 
 
+OCR_MARK = " (texte lu par OCR sur un scan)"
+
+
 def sources_footer(sources: list[dict[str, Any]], invalid_citations: list[int] | None = None) -> str:
     """The sources as Markdown, appended to answers sent to OpenAI clients (Open WebUI shows it as is)."""
     if not sources:
@@ -445,7 +448,8 @@ def sources_footer(sources: list[dict[str, Any]], invalid_citations: list[int] |
     for src in sources:
         label = src.get("title") or src.get("source") or src.get("id")
         origin = f" — `{src['source']}`" if src.get("source") and src.get("source") != label else ""
-        mark = " (citée)" if src.get("cited") else ""
+        mark = OCR_MARK if src.get("ocr") else ""
+        mark += " (citée)" if src.get("cited") else ""
         lines.append(f"[{src['number']}] {label}{origin}{mark}")
     if invalid_citations:
         numbers = ", ".join(f"[{n}]" for n in invalid_citations)

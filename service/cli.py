@@ -99,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-llm", action="store_true", help="do not start the local LLM")
     serve.set_defaults(run=_serve)
     index = commands.add_parser("index", help="index files and folders through the indexing graph")
-    index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders: PDF, DOCX, HTML, Markdown, TXT, CSV")
+    index.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files or folders (PDF, Word, Excel, ODS, PowerPoint, e-mails, scans and images, HTML, Markdown, TXT, "
+        "CSV; every other file is reported as skipped)",
+    )
     index.add_argument("--prune", action="store_true", help="delete the chunks of indexed files that no longer exist")
     index.set_defaults(run=_index)
     commands.add_parser("validate", help="load every graph in pipelines/ and report problems").set_defaults(

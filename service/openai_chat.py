@@ -31,6 +31,7 @@ from haystack.dataclasses import ChatMessage, ReasoningContent, StreamingChunk
 
 from service import answering
 from service.answering import (
+    OCR_MARK,
     RAG_PROMPT_NODE,
     REWRITE_GRAPH,
     Answer,
@@ -300,6 +301,8 @@ def open_webui_source_event(source: dict[str, Any]) -> dict[str, Any]:
     name = f"{source['number']}. {title}"
     if source.get("section"):
         name += f" — {source['section']}"
+    if source.get("ocr"):
+        name += OCR_MARK
     metadata = {k: v for k, v in source.items() if k != "text" and v is not None and not isinstance(v, (dict, list))}
     metadata.update(source=f"{source.get('source') or source.get('id')}#{source['number']}", name=name)
     if isinstance(source.get("page"), int) and source["page"] >= 1:

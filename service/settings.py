@@ -229,8 +229,27 @@ class RetrievalSettings(_Section):
         return self
 
 
+class OcrSettings(_Section):
+    """Reading scanned pages and images (tesseract, installed by scripts/setup.sh)."""
+
+    enabled: bool = True  # off: scans are reported as `no text (scanned, OCR off)`
+    languages: list[str] = ["fra"]  # tesseract language models (Debian packages tesseract-ocr-<lang>)
+
+
+class ConversionLimits(_Section):
+    """Bounds on reading one file, so that a crafted or broken file fails alone and the service keeps answering."""
+
+    max_file_mb: int = Field(200, ge=1)  # a larger file is `failed: too large` before it is read
+    timeout_s: float = Field(300.0, gt=0)  # seconds to convert one file (OCR of a long scan included)
+    memory_mb: int = Field(3072, ge=256)  # address space of the child process that converts one file
+    max_inflated_mb: int = Field(512, ge=1)  # total inflated size of an Office/OpenDocument file's zip parts
+
+
 class IndexingSettings(_Section):
     """How files become chunks (`rag index`, the upload endpoint, pipelines/indexing/indexing.yml)."""
+
+    ocr: OcrSettings = OcrSettings()
+    limits: ConversionLimits = ConversionLimits()
 
     max_tokens: int = Field(200, ge=16, le=510)  # per chunk, in the embedder's tokens
     overlap_tokens: int = Field(40, ge=0)

@@ -16,7 +16,18 @@ from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter
 from components.document_meta import passage_texts
 from components.inline_async import runs_inline
 
-SOURCE_META_FIELDS = ("title", "source", "page", "theme", "document_type", "publish_date", "code_affaire", "client")
+SOURCE_META_FIELDS = (
+    "title",
+    "source",
+    "page",
+    "theme",
+    "document_type",
+    "publish_date",
+    "code_affaire",
+    "client",
+    "ocr",  # its text was read from a scan: the reader is told
+    "parent",  # the mail an attachment came with
+)
 
 
 @component

@@ -15,6 +15,7 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.components.converters.utils import normalize_metadata
 from haystack.core.serialization import component_from_dict, component_to_dict, import_class_by_name
+from haystack.core.serialization_security import allow_deserialization_module
 from haystack.dataclasses import ByteStream
 
 logger = logging.getLogger(__name__)
@@ -63,15 +64,17 @@ def check_inflated_size(source: str | Path | ByteStream, max_inflated_mb: int) -
         )
 
 
-def _child(connection: Connection, converter: Any, items: list[tuple[Any, dict[str, Any]]], memory_mb: int) -> None:
+def _child(
+    connection: Connection, definition: dict[str, Any], items: list[tuple[Any, dict[str, Any]]], memory_mb: int
+) -> None:
     """
-    Runs in the child: bound the address space, then convert the files one by one, sending after each one
-    `(status, documents or error, warnings)`: the parent knows which file a silence or a death belongs to.
+    Runs in the child: build the converter from its definition (a converter may hold what
+    cannot be pickled: MarkItDown's ONNX session), then convert the files one by one, sending after each one
+    `(status, documents or error, warnings)`, its address space bounded: the parent knows which file a silence or a
+    death belongs to.
     """
     import logging as std_logging  # noqa: PLC0415
 
-    limit = memory_mb * _MB
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     warnings: list[str] = []
 
     class Collect(std_logging.Handler):
@@ -80,8 +83,19 @@ def _child(connection: Connection, converter: Any, items: list[tuple[Any, dict[s
 
     std_logging.getLogger().addHandler(Collect(std_logging.WARNING))
     try:
+        module = definition["type"].rsplit(".", 1)[0]
+        allow_deserialization_module(module)  # the parent built it from a graph it was allowed to load
+        converter = component_from_dict(import_class_by_name(definition["type"]), definition, "converter")
         if hasattr(converter, "warm_up"):
             converter.warm_up()
+        limit = memory_mb * _MB  # the bound is on converting files, not on importing the converter
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except Exception as e:
+        for _ in items:
+            connection.send(("error", f"the converter could not start: {type(e).__name__}: {e}", []))
+        connection.close()
+        return
+    try:
         for source, meta in items:
             warnings.clear()
             try:
@@ -137,11 +151,12 @@ class IsolatedConverter:
         self.memory_mb = memory_mb
         self.max_inflated_mb = max_inflated_mb
         self.isolate = isolate
+        self._definition = component_to_dict(converter, "converter")
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
             self,
-            converter=component_to_dict(self.converter, "converter"),
+            converter=self._definition,
             timeout_s=self.timeout_s,
             memory_mb=self.memory_mb,
             max_inflated_mb=self.max_inflated_mb,
@@ -202,8 +217,8 @@ class IsolatedConverter:
         position = 0
         while position < len(items):
             receiver, sender = context.Pipe(duplex=False)
-            child = context.Process(  # the converter and the sources travel pickled
-                target=_child, args=(sender, self.converter, items[position:], self.memory_mb), daemon=True
+            child = context.Process(  # the converter's definition and the sources travel pickled
+                target=_child, args=(sender, self._definition, items[position:], self.memory_mb), daemon=True
             )
             child.start()
             sender.close()

@@ -120,6 +120,8 @@ class DocumentMetadataResolver:
     folder), `file_type` and `file_hash` (SHA-256 of the file's bytes) are always set here. A document without a
     title gets its first Markdown heading, else its file name. Documents with no tags and none of the key fields
     get `has_key_metadata: false`, so that ranking can penalise them. `reference` (norms, procedures) is a boolean.
+    A mail's attachment (`attachment` set by `MailAttachmentExtractor`) keeps its mail's file and metadata files, and
+    is named `<mail source>/<attachment name>`, with the type and title of the attachment itself.
     """
 
     def __init__(
@@ -165,15 +167,20 @@ class DocumentMetadataResolver:
         meta: dict[str, Any] = dict(converter_meta)
         for layer in layers:
             meta.update(layer)
+        named = file_path
+        attachment = doc.meta.get("attachment")
+        if attachment:  # a mail's attachment: a document of its own, named inside its mail ("mail.eml/devis.pdf")
+            named = Path(str(attachment))
+            source = f"{source}/{attachment}"
         meta.update(
             file_path=str(file_path),
             source=source,
-            file_type=file_path.suffix.lower().lstrip("."),
+            file_type=named.suffix.lower().lstrip("."),
             file_hash=file_hash(file_path),
         )
-        if not meta.get("title"):
+        if not meta.get("title") or (attachment and meta.get("title") == meta.get("mail_subject")):
             heading = _FIRST_HEADING.search(body)
-            title = heading.group(1) if heading else file_title(file_path)
+            title = heading.group(1) if heading else file_title(named)
             if title:
                 meta["title"] = title
         if "reference" in meta:

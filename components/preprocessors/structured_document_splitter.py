@@ -130,9 +130,9 @@ class StructuredDocumentSplitter:
     groups and every group repeats the table's header row. Form feeds (PDF and DOCX page breaks) give page numbers.
 
     Each chunk gets `section_path` (the titles of the headings above it) and `section` (the same, joined with " > "),
-    `page` and `page_end` when known, `chunk_index` and `chunk_count` (its position in its file), `has_table`, and
-    an id computed from its file path, the file's hash, its position and its text: the same file always gives the
-    same ids.
+    `page` and `page_end` when known, `chunk_index` and `chunk_count` (its position in its file), `has_table`,
+    `ocr: true` when a page it spans was read by OCR (the document's `ocr_pages`), and an id computed from its file
+    path (and attachment name), the file's hash, its position and its text: the same file always gives the same ids.
     """
 
     def __init__(self, tokenizer: str | None = None, max_tokens: int = 320, overlap_tokens: int = 48) -> None:
@@ -184,11 +184,15 @@ class StructuredDocumentSplitter:
         blocks = parse_blocks(text, paged="\f" in text or doc.meta.get("file_type") == "pdf")
         packed = self._pack(blocks)
         origin = f"{doc.meta.get('file_path') or doc.meta.get('source') or ''}\x1f{doc.meta.get('file_hash', '')}"
+        if doc.meta.get("attachment"):  # a mail's attachments share its file: their chunks differ by name
+            origin += f"\x1f{doc.meta['attachment']}"
+        ocr_pages = set(doc.meta.get("ocr_pages") or [])
+        doc_meta = {k: v for k, v in doc.meta.items() if k not in {"ocr_pages", "ocr"}}
         result = []
         for index, chunk in enumerate(packed):
             content = "\n\n".join(chunk.parts)
             meta = {
-                **doc.meta,
+                **doc_meta,
                 "section_path": chunk.section,
                 "section": " > ".join(chunk.section),
                 "chunk_index": index,
@@ -199,6 +203,9 @@ class StructuredDocumentSplitter:
             if chunk.page is not None:
                 meta["page"] = chunk.page
                 meta["page_end"] = chunk.page_end or chunk.page
+            pages = range(chunk.page, (chunk.page_end or chunk.page) + 1) if chunk.page is not None else range(1, 2)
+            if ocr_pages and any(page in ocr_pages for page in pages):
+                meta["ocr"] = True  # its text was read from a scan: the answer's sources say so
             digest = hashlib.sha256(f"{origin}\x1f{index}\x1f{content}".encode()).hexdigest()
             result.append(Document(id=digest, content=content, meta=meta))
         return result

@@ -23,16 +23,18 @@ class PipelineWrapper(BasePipelineWrapper):
 
     def run_api(self, files: list[UploadFile] | None = None) -> dict[str, Any]:
         """
-        Index uploaded files (PDF, DOCX, HTML, Markdown, TXT, CSV); a file uploaded again under the same name
-        replaces its previous version.
+        Index uploaded files (PDF, Word, Excel, OpenDocument spreadsheets, PowerPoint, e-mails, scans and images,
+        HTML, Markdown, TXT, CSV); a file uploaded again under the same name replaces its previous version.
 
         :param files: The files, as multipart form fields named `files`.
-        :returns: The run's summary: files added, updated, unchanged and failed (with reasons), chunks written.
+        :returns: The run's report: files added, updated, unchanged, skipped, without text and failed (with
+            reasons), chunks written per file, and a summary with one line per file.
         """
         if not files:
             raise HTTPException(status_code=400, detail="No files: send them as multipart form fields named 'files'.")
         try:
-            saved = [save_upload(self.folder, f.filename, f.file.read()) for f in files]
+            supported = self.indexer.supported_suffixes()
+            saved = [save_upload(self.folder, f.filename, f.file.read(), supported) for f in files]
         except UploadError as e:
             raise HTTPException(status_code=400, detail=str(e)) from None
         return self.indexer.index(saved).to_dict()

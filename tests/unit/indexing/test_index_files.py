@@ -40,7 +40,7 @@ def corpus(tmp_path: Path) -> Path:
     (root / "lots.csv").write_text("Lot;Montant\n1;312 000 €\n2;933 800 €\n", "utf-8")
     (root / "page.html").write_text("<h1>Fiche</h1><p>Client : CD.</p>", "utf-8")
     (root / "_meta.yml").write_text("client: CD Val-de-Lière\n", "utf-8")
-    (root / "plan.png").write_bytes(b"\x89PNG")
+    (root / "plan.dwg").write_bytes(b"AC1032\x00\x00")  # a drawing: no converter reads it
     return root
 
 
@@ -50,9 +50,9 @@ def graph(settings) -> Pipeline:
     return indexing_graph(settings)
 
 
-def test_collect_files_skips_metadata_and_unsupported_files(corpus):
+def test_collect_files_skips_metadata_files_only(corpus):
     names = [p.relative_to(corpus).as_posix() for p in collect_files([corpus])]
-    assert names == ["A2458_RD912/cr.md", "lots.csv", "note.txt", "page.html"]
+    assert names == ["A2458_RD912/cr.md", "lots.csv", "note.txt", "page.html", "plan.dwg"]
 
 
 def test_collect_files_missing_path(tmp_path):
@@ -69,6 +69,9 @@ def test_index_then_reindex_unchanged(corpus, settings, graph):
     report = index_paths([corpus], settings, pipeline=graph)
     assert sorted(report.added) == ["A2458_RD912/cr.md", "lots.csv", "note.txt", "page.html"]
     assert report.failed == {}
+    assert report.skipped == {"plan.dwg": "unsupported type .dwg"}  # reported, never left out in silence
+    assert "  skipped: plan.dwg: unsupported type .dwg" in report.summary().splitlines()
+    assert all(report.file_chunks[name] > 0 for name in report.added)
     vector_ids, bm25_ids = stored_ids(graph)
     assert vector_ids == bm25_ids
     assert len(vector_ids) == report.chunks > 0
@@ -83,7 +86,14 @@ def test_index_then_reindex_unchanged(corpus, settings, graph):
     assert read_index_generation(settings.resolve_path(settings.stores.data_dir)) == generation  # nothing changed
     assert (again.unchanged, again.added, again.updated, again.chunks) == (4, [], [], 0)
     assert sum(HashingEmbedder.calls) == embedded  # nothing embedded again
-    assert again.summary().startswith("4 files indexed (0 added, 0 updated, 4 unchanged), 0 deleted, 0 failed; 0 ")
+    assert again.summary().startswith(
+        "4 files indexed (0 added, 0 updated, 4 unchanged), 1 skipped, 0 without text, 0 failed, 0 deleted; 0 "
+    )
+    manifest = Manifest.load(manifest_path(settings))
+    assert (manifest.entries[str(corpus / "plan.dwg")].status, manifest.entries[str(corpus / "note.txt")].status) == (
+        "skipped",
+        "indexed",
+    )
 
 
 def test_edit_delete_add_and_prune(corpus, settings, graph):
@@ -151,22 +161,79 @@ def test_a_pending_file_left_by_a_killed_run_is_cleaned_up(corpus, settings, gra
 
 
 def test_index_report_summary():
-    report = IndexReport(added=["a"], updated=["b"], unchanged=3, deleted=["c"], failed={"x.pdf": "EOF"}, chunks=10)
+    report = IndexReport(
+        added=["a"],
+        updated=["b"],
+        unchanged=3,
+        deleted=["c"],
+        failed={"x.pdf": "EOF"},
+        skipped={"plan.dwg": "unsupported type .dwg"},
+        no_text={"scan.pdf": "scanned, OCR off"},
+        file_chunks={"a": 1, "b": 7},
+        notes={"b": ["OCR on page 2"]},
+        chunks=10,
+    )
     report.seconds = 1.5
     assert report.summary().splitlines() == [
-        "5 files indexed (1 added, 1 updated, 3 unchanged), 1 deleted, 1 failed; 10 chunks written in 1.5 s",
+        "5 files indexed (1 added, 1 updated, 3 unchanged), 1 skipped, 1 without text, 1 failed, 1 deleted; "
+        "10 chunks written in 1.5 s",
+        "  indexed: a (1 chunk)",
+        "  indexed: b (7 chunks; OCR on page 2)",
+        "  skipped: plan.dwg: unsupported type .dwg",
+        "  no text: scan.pdf (scanned, OCR off)",
         "  failed: x.pdf: EOF",
     ]
     assert report.to_dict()["files"] == 5
 
 
+def test_empty_files_and_links_out_of_the_folder_are_reported(corpus, settings, graph, tmp_path):
+    (corpus / "vide.md").write_text("", "utf-8")
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\nHors du dossier indexé.\n", "utf-8")
+    (corpus / "lien.md").symlink_to(outside)
+    report = index_paths([corpus], settings, pipeline=graph)
+    assert report.no_text == {"vide.md": "empty file"}
+    assert report.skipped["lien.md"] == "a link to a file outside the indexed folder"
+    contents = " ".join(d.content for d in graph.get_component("bm25_writer").document_store.filter_documents())
+    assert "Hors du dossier" not in contents
+
+
+def test_a_file_that_gives_no_text_is_never_reported_as_indexed(corpus, settings, graph):
+    (corpus / "blanc.md").write_text("\n\n   \n", "utf-8")
+    report = index_paths([corpus], settings, pipeline=graph)
+    assert "blanc.md" not in report.added
+    assert report.no_text == {"blanc.md": "no text found in it"}
+    again = index_paths([corpus], settings, pipeline=graph)  # unchanged, and still said to hold no text
+    assert again.no_text == {"blanc.md": "no text found in it"}
+    assert again.unchanged == 4
+    assert Manifest.load(manifest_path(settings)).entries[str(corpus / "blanc.md")].status == "no_text"
+
+
+def test_failed_files_keep_their_status_and_reason_in_the_manifest(corpus, settings, graph):
+    (corpus / "casse.docx").write_bytes(b"not a zip")
+    report = index_paths([corpus], settings, pipeline=graph)
+    entry = Manifest.load(manifest_path(settings)).entries[str(corpus / "casse.docx")]
+    assert (entry.status, entry.reason, entry.chunk_ids) == ("failed", report.failed["casse.docx"], [])
+    assert not report.failed["casse.docx"].startswith("Could not read")  # the reason alone, in words
+
+
+def test_supported_suffixes_come_from_the_graph_router(settings, graph):
+    suffixes = Indexer(settings, graph).supported_suffixes()
+    for suffix in [".pdf", ".docx", ".xlsx", ".xlsm", ".ods", ".xls", ".pptx", ".eml", ".msg", ".png", ".jpg", ".tif"]:
+        assert suffix in suffixes
+    assert ".md" in suffixes
+    assert ".dwg" not in suffixes
+    assert ".zip" not in suffixes
+
+
 def test_uploads(tmp_path):
-    assert upload_name("C:\\docs\\Rapport.PDF") == "Rapport.PDF"
-    for bad in ["", ".cache.md", "image.png", None]:
+    supported = {".pdf", ".txt", ".md"}
+    assert upload_name("C:\\docs\\Rapport.PDF", supported) == "Rapport.PDF"
+    for bad in ["", ".cache.md", "plan.dwg", None]:
         with pytest.raises(UploadError):
-            upload_name(bad)
-    path = save_upload(tmp_path / "up", "note.txt", b"v1")
-    save_upload(tmp_path / "up", "note.txt", b"v2")
+            upload_name(bad, supported)
+    path = save_upload(tmp_path / "up", "note.txt", b"v1", supported)
+    save_upload(tmp_path / "up", "note.txt", b"v2", supported)
     assert path.read_bytes() == b"v2"
     assert sorted(p.name for p in (tmp_path / "up").iterdir()) == ["note.txt"]
 
@@ -225,6 +292,10 @@ def test_index_report_round_trips_as_plain_data():
         deleted=["c"],
         missing=["/x/d.md"],
         failed={"x.pdf": "EOF"},
+        skipped={"plan.dwg": "unsupported type .dwg"},
+        no_text={"scan.pdf": "scanned, OCR off"},
+        file_chunks={"a": 2, "b": 8},
+        notes={"b": ["OCR on page 1"]},
         stopped=1,
         chunks=10,
         seconds=1.5,

@@ -23,7 +23,7 @@ class MisbehavingConverter:
     def run(self, sources, meta=None):
         documents = []
         for source in sources:
-            text = open(source, encoding="utf-8").read()  # noqa: PTH123, SIM115
+            text = open(source, encoding="utf-8").read()  # noqa: SIM115
             order = text.split("\n", 1)[0]
             if order == "hang":
                 time.sleep(60)
