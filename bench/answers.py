@@ -56,6 +56,7 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from bench.retrieval import config_with, parse_variant  # noqa: E402
 from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
+from components.builders.closest_extract import EVIDENCE_LEAD, EXTRACT_LEAD  # noqa: E402
 from components.builders.figures import unsupported_figures  # noqa: E402
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, split_statements, without_citations  # noqa: E402
 from components.retrievers.access_scope import trust_callers_outside_requests  # noqa: E402
@@ -67,7 +68,7 @@ trust_callers_outside_requests()  # a benchmark runs the graphs itself, outside 
 
 SHARED = ROOT.parent / "shared" / "bench"
 SAMPLES = ROOT / "samples"
-SUITES = ("samples", "conversations", "piaf", "spf")
+SUITES = ("samples", "conversations", "piaf", "spf", "formats")
 _ARTICLES = {"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"}
 
 
@@ -129,6 +130,14 @@ def is_right(answer: str, key_facts: list[str]) -> bool:
     return bool(key_facts) and not is_refusal(answer) and all(contains(answer, fact) for fact in key_facts)
 
 
+_QUOTED_EVIDENCE = re.compile(rf"\n\n(?:{re.escape(EVIDENCE_LEAD)}|{re.escape(EXTRACT_LEAD)}) :.*", re.DOTALL)
+
+
+def statement(answer: str) -> str:
+    """The answer's own sentences: the quoted evidence line (« Extrait cité : ... ») that follows them cut off."""
+    return _QUOTED_EVIDENCE.sub("", answer)
+
+
 # ---------------------------------------------------------------------------------------------- configuration
 def index_folder(name: str, files: Path, overrides: dict[str, Any], data_root: Path) -> Path:
     """The folder indexed by the real `rag index` into a data dir keyed by its files and the indexing graph."""
@@ -183,6 +192,27 @@ def sample_cases() -> list[Case]:
             r.get("expected_source"),
             r.get("expected_source") is not None,
             r.get("kind", ""),
+        )
+        for r in rows
+    ]
+
+
+def format_cases(folder: Path) -> list[Case]:
+    """The generated mixed-format folder's questions (bench/formats_corpus.py), each file's format as its kind."""
+    from bench.formats_corpus import build  # noqa: PLC0415 (only this suite needs the generators)
+
+    if not (folder / "questions.yml").is_file():
+        build(folder)
+    rows = yaml.safe_load((folder / "questions.yml").read_text(encoding="utf-8"))
+    return [
+        Case(
+            "formats",
+            r["question"],
+            [r["answer"]],
+            list(r.get("key_facts") or []),
+            r.get("expected_source"),
+            r.get("expected_source") is not None,
+            r.get("format", ""),
         )
         for r in rows
     ]
@@ -268,6 +298,11 @@ class Result:
         return is_right(self.answer, self.case.key_facts)
 
     @property
+    def right_statement(self) -> bool:
+        """Right on the sentences a person reads as the answer, the quoted evidence line left out."""
+        return is_right(statement(self.answer), self.case.key_facts)
+
+    @property
     def contained(self) -> bool:
         return not self.refused and any(contains(self.answer, a) for a in self.case.answers)
 
@@ -284,7 +319,11 @@ class Result:
 
     @property
     def retrieved(self) -> bool:
-        return any(Path(str(s.get("source", ""))).name == self.case.expected_source for s in self.sources)
+        expected = self.case.expected_source
+        return bool(expected) and any(  # an attachment's source is "<mail>/<attachment>"
+            Path(str(s.get("source", ""))).name == expected or str(s.get("source", "")).endswith(f"/{expected}")
+            for s in self.sources
+        )
 
     @property
     def in_passages(self) -> bool:
@@ -388,8 +427,16 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
     answerable = [r for r in ok if r.case.answerable]
     unanswerable = [r for r in ok if not r.case.answerable]
     rows = [("LLM failures", share(len(results) - len(ok), len(results)))]
-    if suite in ("samples", "conversations"):
-        rows.append(("answerable: right (all key facts)", share(sum(r.right for r in answerable), len(answerable))))
+    if suite in ("samples", "conversations", "formats"):
+        rows.append(
+            (
+                "answerable: right, judged on the statement",
+                share(sum(r.right_statement for r in answerable), len(answerable)),
+            )
+        )
+        rows.append(
+            ("answerable: right, evidence line included", share(sum(r.right for r in answerable), len(answerable)))
+        )
     if suite in ("piaf", "spf"):
         rows.append(("answerable: contains a reference", share(sum(r.contained for r in answerable), len(answerable))))
         f1 = statistics.mean([r.f1 for r in answerable]) if answerable else float("nan")
@@ -466,6 +513,28 @@ def print_table(suites: list[str], columns: dict[str, dict[str, list[Result]]]) 
         for measure in per_variant[0]:
             cells = " | ".join(v.get(measure, "") for v in per_variant)
             print(f"| {suite} ({count}) | {measure} | {cells} |")
+    if "formats" in suites:
+        for name in names:
+            print_per_format(name, columns[name].get("formats", []))
+
+
+def print_per_format(variant: str, results: list[Result]) -> None:
+    """The formats suite by the format of the file holding the answer: does each format answer as well as Markdown?"""
+    print(
+        f"\n{variant}: by format | answerable | right (statement) | right (evidence incl.) | refused | "
+        "unanswerable refused |"
+    )
+    print("|---|---|---|---|---|---|")
+    for kind in sorted({r.case.kind for r in results}):
+        group = [r for r in results if r.case.kind == kind and r.error is None]
+        answerable = [r for r in group if r.case.answerable]
+        unanswerable = [r for r in group if not r.case.answerable]
+        print(
+            f"| {kind} | {len(answerable)} | {share(sum(r.right_statement for r in answerable), len(answerable))} | "
+            f"{share(sum(r.right for r in answerable), len(answerable))} | "
+            f"{share(sum(r.refused for r in answerable), len(answerable))} | "
+            f"{share(sum(r.refused for r in unanswerable), len(unanswerable)) if unanswerable else ''} |"
+        )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -487,6 +556,9 @@ async def run(args: argparse.Namespace) -> None:
             cases[suite], folders[suite] = sample_cases(), SAMPLES / "corpus"
         elif suite == "conversations":
             cases[suite], folders[suite] = conversation_cases(), SAMPLES / "corpus"
+        elif suite == "formats":
+            folder = args.data_root / "rag-answers-formats-docs"
+            cases[suite], folders[suite] = format_cases(folder), folder
         else:
             folder = args.data_root / f"rag-answers-{suite}-docs-{args.seed}-{args.sample}-{args.distractors}"
             cases[suite] = beir_cases(suite, args.sample, args.unanswerable, args.distractors, args.seed, folder)
@@ -540,6 +612,8 @@ async def run(args: argparse.Namespace) -> None:
                         "key_facts": case.key_facts,
                         "answerable": case.answerable,
                         "right": result.right,
+                        "right_statement": result.right_statement,
+                        "kind": case.kind,
                         "refused": result.refused,
                         "contained": result.contained,
                         "retrieved": result.retrieved,
@@ -568,12 +642,24 @@ def table_from(path: Path) -> None:
     columns: dict[str, dict[str, list[Result]]] = {}
     for row in json.loads(path.read_text(encoding="utf-8")):
         case = Case(
-            row["suite"], row["question"], row.get("references") or [row["reference"]], row["key_facts"],
-            row.get("expected_source"), row["answerable"], must_name=row.get("must_name") or [],
+            row["suite"],
+            row["question"],
+            row.get("references") or [row["reference"]],
+            row["key_facts"],
+            row.get("expected_source"),
+            row["answerable"],
+            must_name=row.get("must_name") or [],
         )
         result = Result(
-            case, row["answer"], row["standalone"], row["sources"], row.get("unsupported") or [], row["error"],
-            row["ttft"], row["ttlt"], row.get("answer_tokens", 0),
+            case,
+            row["answer"],
+            row["standalone"],
+            row["sources"],
+            row.get("unsupported") or [],
+            row["error"],
+            row["ttft"],
+            row["ttlt"],
+            row.get("answer_tokens", 0),
         )
         columns.setdefault(row["variant"], {}).setdefault(row["suite"], []).append(result)
     suites = [s for s in SUITES if any(s in c for c in columns.values())]
