@@ -50,12 +50,43 @@ def file_title(file_path: Path) -> str | None:
     return stem if _WORD.search(stem) else None
 
 
+MAX_METADATA_CHARS = 64 * 1024  # a metadata file or front matter is a few fields, never a document
+
+
+class PlainYAMLLoader(yaml.SafeLoader):
+    """
+    YAML without anchors and aliases: metadata needs none, and a few hundred bytes of nested aliases expand to a
+    billion items (a « billion laughs » file would hold the indexer, or the service indexing an upload).
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            raise yaml.YAMLError(
+                f"anchors and aliases are not allowed in metadata (line {self.peek_event().start_mark.line + 1})"
+            )
+        return super().compose_node(parent, index)
+
+
+def load_metadata_yaml(text: str) -> Any:
+    """YAML metadata, refused when longer than MAX_METADATA_CHARS or when it uses anchors and aliases."""
+    if len(text) > MAX_METADATA_CHARS:
+        raise yaml.YAMLError(f"metadata longer than {MAX_METADATA_CHARS // 1024} KiB")
+    return yaml.load(text, Loader=PlainYAMLLoader)  # noqa: S506 (a SafeLoader that also refuses aliases)
+
+
+class _FrontMatterYAML(frontmatter.YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return load_metadata_yaml(fm)
+
+
 def read_metadata_file(path: Path) -> dict[str, Any]:
     """A YAML or JSON mapping; {} when the file is absent. Raises ValueError when it is not a mapping."""
     if not path.is_file():
         return {}
+    if path.stat().st_size > MAX_METADATA_CHARS * 4:
+        raise ValueError(f"{path.name} is larger than a metadata file can be ({MAX_METADATA_CHARS // 1024} KiB)")
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    data = json.loads(text) if path.suffix == ".json" else load_metadata_yaml(text)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -193,7 +224,7 @@ class DocumentMetadataResolver:
         if not text.lstrip("\ufeff").startswith("---"):
             return {}, text
         try:
-            post = frontmatter.loads(text.lstrip("\ufeff"))
+            post = frontmatter.loads(text.lstrip("\ufeff"), handler=_FrontMatterYAML())
             return {str(k): plain(v) for k, v in post.metadata.items()}, post.content.strip()
         except Exception as e:  # a broken front matter must not lose the document
             logger.warning("Unreadable front matter in {source}: {error}", source=source, error=e)

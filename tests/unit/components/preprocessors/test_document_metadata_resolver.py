@@ -120,3 +120,35 @@ def test_metadata_files_lists_what_can_change_a_file(corpus):
     assert "A2458_RD912/_meta.yml" in names
     assert "A2458_RD912/essais/_meta.yml" in names
     assert "A2458_RD912/essais/rapport.md.meta.json" in names
+
+
+BILLION_LAUGHS = (
+    'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+)
+
+
+def test_metadata_with_aliases_is_refused_not_expanded(tmp_path, caplog):
+    """A few hundred bytes of nested aliases expand to millions of items: a sidecar or front matter is refused."""
+    document = tmp_path / "note.md"
+    document.write_text("---\n" + BILLION_LAUGHS + "---\n# Note\nTexte.\n", encoding="utf-8")
+    (tmp_path / "note.md.meta.yml").write_text(BILLION_LAUGHS, encoding="utf-8")
+    (tmp_path / "_meta.yml").write_text("client: CD\n", encoding="utf-8")
+    resolver = DocumentMetadataResolver()
+    doc = resolver.run([Document(content=document.read_text("utf-8"), meta={"file_path": str(document)})])["documents"][
+        0
+    ]
+    assert doc.meta["client"] == "CD"  # the plain folder metadata still applies
+    assert not {"a", "b", "c", "d"} & set(doc.meta)
+    assert "anchors and aliases are not allowed in metadata" in caplog.text
+
+
+def test_a_metadata_file_too_large_is_refused(tmp_path, caplog):
+    document = tmp_path / "note.md"
+    document.write_text("# Note\n", encoding="utf-8")
+    (tmp_path / "note.md.meta.yml").write_text("tags: [" + ", ".join(["x"] * 200_000) + "]\n", encoding="utf-8")
+    doc = DocumentMetadataResolver().run([Document(content="# Note\n", meta={"file_path": str(document)})])
+    assert "tags" not in doc["documents"][0].meta
+    assert "larger than a metadata file can be" in caplog.text
