@@ -14,30 +14,43 @@ from haystack.dataclasses import ByteStream
 logger = logging.getLogger(__name__)
 
 DELIMITERS = ";,\t|"
+MAX_CELLS = 200_000
+TRUNCATED = "Tableau tronqué : {kept} lignes sur {total} lues."
 
 
 def _cell(value: str) -> str:
     return " ".join(value.split()).replace("|", "\\|")
 
 
-def csv_to_markdown(text: str) -> str:
+def csv_to_markdown(text: str, max_cells: int = MAX_CELLS) -> str:
     """
     A CSV text as one Markdown table, its first row as the header; the delimiter is the one of
     `;`, `,`, tab and `|` that the header row holds most (French exports use `;` and decimal commas).
 
     :param text: The CSV text.
+    :param max_cells: The most cells the table may hold once padded to its width; the rows beyond are left out and
+        a line says how many were read (a 6 KiB file whose first row is very wide would pad to gigabytes).
     :returns: The Markdown table, or "" when the text holds no rows.
     """
     header = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    rows = [[_cell(c) for c in row] for row in reader if any(c.strip() for c in row)]
+    rows = []
+    width = 0
+    for row in reader:
+        cells = [_cell(c) for c in row]
+        while cells and not cells[-1]:  # trailing empty cells never widen the table
+            cells.pop()
+        if cells:
+            rows.append(cells)
+            width = max(width, len(cells))
     if not rows:
         return ""
-    width = max(len(row) for row in rows)
-    rows = [row + [""] * (width - len(row)) for row in rows]
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    kept = max(2, max_cells // width)  # a table is padded to its width: bound the cells it can make
+    lines = ["| " + " | ".join(rows[0] + [""] * (width - len(rows[0]))) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows[1:kept]]
+    if len(rows) > kept:
+        lines.append(f"\n{TRUNCATED.format(kept=kept - 1, total=len(rows) - 1)}")
     return "\n".join(lines)
 
 

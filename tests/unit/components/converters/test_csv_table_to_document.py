@@ -42,3 +42,14 @@ def test_run_reads_files_and_keeps_their_metadata(tmp_path):
 def test_run_skips_unreadable_sources(tmp_path):
     result = CSVTableToDocument().run(sources=[tmp_path / "absent.csv", ByteStream(b"a;b\n1;2\n")])
     assert [d.content.splitlines()[0] for d in result["documents"]] == ["| a | b |"]
+
+
+def test_trailing_empty_cells_do_not_widen_the_table():
+    assert csv_to_markdown("Lot;Montant;;;;;;\n1;312 000\n").splitlines()[:2] == ["| Lot | Montant |", "|---|---|"]
+
+
+def test_a_very_wide_row_cannot_pad_the_table_to_gigabytes():
+    wide = ";".join(["x"] * 5000) + "\n" + "1\n" * 20_000  # 10 KiB that padding would make 10^8 cells
+    table = csv_to_markdown(wide, max_cells=100_000)
+    assert len(table) < 4 * 100_000  # about 3 characters a cell
+    assert table.splitlines()[-1] == "Tableau tronqué : 19 lignes sur 20000 lues."
