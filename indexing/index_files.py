@@ -191,7 +191,7 @@ def _root_of(path: Path, roots: list[Path]) -> Path | None:
 
 def settings_fingerprint(settings: Settings) -> str:
     """The settings that shape chunks: changing one of them re-indexes every file."""
-    shaping = {"indexing": settings.indexing.model_dump(exclude={"batch_files", "upload_dir"})}
+    shaping = {"indexing": settings.indexing.model_dump(exclude={"batch_files", "upload_dir", "limits"})}
     shaping["embedder"] = settings.models.embedder.model_dump(exclude={"batch_size"})
     return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -443,11 +443,11 @@ class Indexer:
                 report.failed[source] = e.strerror or str(e)
                 continue
             entry = manifest.entries.get(str(path))
-            if entry is not None and not entry.pending and entry.fingerprint == fingerprint:
-                if entry.status == "no_text":  # never counted as indexed: it holds no chunk
-                    report.no_text[source] = entry.reason
-                else:
-                    report.unchanged += 1
+            same = entry is not None and not entry.pending and entry.fingerprint == fingerprint
+            if same and entry.status == "no_text":
+                report.no_text[source] = entry.reason  # never counted as indexed: it holds no chunk
+            elif same and entry.status == "indexed":
+                report.unchanged += 1
             else:
                 todo.append((path, fingerprint))
         if report.skipped or report.failed or report.no_text:
@@ -476,14 +476,24 @@ class Indexer:
             return "no_text", "empty file"
         return None
 
-    @staticmethod
-    def _record_refusal(manifest: Manifest, path: Path, kind: str, reason: str) -> None:
-        """Keep a refused file in the manifest with its status; a file indexed before keeps its chunks' ids."""
+    def _record_refusal(self, manifest: Manifest, path: Path, kind: str, reason: str) -> None:
+        """
+        Keep a refused file in the manifest with its status. The chunks of a version indexed before are deleted:
+        a file emptied, grown past the limit or turned into a link out of the folder no longer answers.
+        """
         entry = manifest.entries.get(str(path))
-        if entry is None:
-            manifest.entries[str(path)] = FileEntry(status=kind, reason=reason)
-        elif not entry.chunk_ids:
-            entry.status, entry.reason = kind, reason
+        if entry is not None and (entry.chunk_ids or entry.pending):
+            self._retire(str(path), entry)
+        manifest.entries[str(path)] = FileEntry(status=kind, reason=reason)
+
+    def _retire(self, name: str, entry: FileEntry) -> None:
+        """Delete a file's chunks from both stores (those the manifest lists, and any a killed run left)."""
+        for store in _writer_stores(self.pipeline):
+            if entry.chunk_ids:
+                store.delete_documents(entry.chunk_ids)
+            if entry.pending:
+                store.delete_by_filter(_file_filter(name))
+        bump_index_generation(self.settings.resolve_path(self.settings.stores.data_dir))
 
     def _recover_pending(self, manifest: Manifest) -> None:
         """Files a killed run left pending: add whatever the stores hold for them to the chunks they replace."""
@@ -503,16 +513,18 @@ class Indexer:
             for name in manifest.entries
             if any(Path(name) == r or Path(name).is_relative_to(r) for r in roots) and not Path(name).exists()
         ]
+        held_nothing = [n for n in gone if not manifest.entries[n].chunk_ids and not manifest.entries[n].pending]
+        for name in held_nothing:
+            del manifest.entries[name]  # a skipped or textless file that is gone held nothing: forgotten quietly
+            gone.remove(name)
+        if held_nothing:
+            manifest.save()
         if not prune:
             report.missing = gone
             return
         for name in gone:
             entry = manifest.entries[name]
-            for store in _writer_stores(self.pipeline):
-                if entry.chunk_ids:
-                    store.delete_documents(entry.chunk_ids)
-                if entry.pending:
-                    store.delete_by_filter(_file_filter(name))
+            self._retire(name, entry)
             del manifest.entries[name]
             manifest.save()
             report.deleted.append(_source_name(Path(name), roots))
@@ -538,7 +550,11 @@ class Indexer:
         except Exception as e:
             if len(batch) > 1:  # find the file that breaks the batch
                 return sum(self._index_batch([item], roots, manifest, report) for item in batch)
-            report.failed[_source_name(batch[0][0], roots)] = f"{type(e).__name__}: {e}"
+            reason = f"{type(e).__name__}: {e}"
+            report.failed[_source_name(batch[0][0], roots)] = reason
+            entry = manifest.entries[names[0]]  # stays pending: the next run tries it again
+            entry.status, entry.reason = "failed", reason
+            manifest.save()
             return 0
         converted: dict[str, list[Document]] = {}
         for doc in result.get("metadata_resolver", {}).get("documents", []):
@@ -550,7 +566,7 @@ class Indexer:
         written = 0
         for (path, fingerprint), name in zip(batch, names, strict=True):
             source = _source_name(path, roots)
-            if name not in converted:
+            if not any(not d.meta.get("attachment") for d in converted.get(name, [])):  # the file itself failed
                 reason = warnings.reason(name)
                 report.failed[source] = reason
                 entry = manifest.entries[name]  # stays pending: the next run tries it again and cleans up

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import resource
+import signal
 import threading
 import zipfile
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,23 @@ def check_inflated_size(source: str | Path | ByteStream, max_inflated_mb: int) -
         )
 
 
+def _address_space() -> int:
+    """This process's address space now, in bytes (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def convert_one(converter: Any, source: Any, meta: dict[str, Any]) -> list[Document]:
+    """
+    One file through the converter; a stream's metadata (a mail attachment's `attachment`, `parent`...) is kept on
+    its documents even by converters that keep only `file_path` of it (MarkItDown).
+    """
+    documents = converter.run(sources=[source], meta=[meta])["documents"]
+    if not isinstance(source, ByteStream):
+        return documents
+    return [replace(d, meta={**source.meta, **meta, **d.meta}) for d in documents]
+
+
 def _child(
     connection: Connection, definition: dict[str, Any], items: list[tuple[Any, dict[str, Any]]], memory_mb: int
 ) -> None:
@@ -88,7 +109,8 @@ def _child(
         converter = component_from_dict(import_class_by_name(definition["type"]), definition, "converter")
         if hasattr(converter, "warm_up"):
             converter.warm_up()
-        limit = memory_mb * _MB  # the bound is on converting files, not on importing the converter
+        os.setpgrp()  # a group of its own: a timeout kills the programs it started (tesseract) with it
+        limit = _address_space() + memory_mb * _MB  # the bound is on converting, not on the imports and the sources
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except Exception as e:
         for _ in items:
@@ -99,7 +121,7 @@ def _child(
         for source, meta in items:
             warnings.clear()
             try:
-                documents = converter.run(sources=[source], meta=[meta])["documents"]
+                documents = convert_one(converter, source, meta)
                 connection.send(("ok", documents, list(warnings)))
             except MemoryError:
                 connection.send(("memory", [], list(warnings)))
@@ -139,7 +161,7 @@ class IsolatedConverter:
         """
         :param converter: The converter component (its `run` takes `sources` and `meta`, returns `documents`).
         :param timeout_s: Seconds one file may take to convert.
-        :param memory_mb: Address space the child may use, in MiB.
+        :param memory_mb: Address space the child may add to what it holds once started, in MiB.
         :param max_inflated_mb: Largest total inflated size of a zip container's parts, in MiB.
         :param isolate: Run the converter in a child process; off, it runs in this process with only the zip check
             (for debugging).
@@ -198,7 +220,7 @@ class IsolatedConverter:
         if not self.isolate:
             documents = []
             for source, metadata in items:
-                documents.extend(self.converter.run(sources=[source], meta=[metadata])["documents"])
+                documents.extend(convert_one(self.converter, source, metadata))
             return {"documents": documents}
         return {"documents": self._convert_in_children(items)}
 
@@ -234,7 +256,7 @@ class IsolatedConverter:
                         break
                     try:
                         status, payload, warnings = receiver.recv()
-                    except EOFError:  # the child died without a word: killed for memory, or crashed in native code
+                    except (EOFError, OSError):  # the child died, before or while sending: memory, native crash
                         child.join(5)
                         self._refused(source, self._death(child.exitcode))
                         position += 1
@@ -254,6 +276,8 @@ class IsolatedConverter:
                         self._refused(source, str(payload))
             finally:
                 if child.is_alive():
+                    with contextlib.suppress(ProcessLookupError):  # its group: tesseract and any other helper
+                        os.killpg(child.pid, signal.SIGKILL)
                     child.kill()
                 child.join(5)
                 receiver.close()

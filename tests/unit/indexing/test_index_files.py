@@ -301,3 +301,47 @@ def test_index_report_round_trips_as_plain_data():
         seconds=1.5,
     )
     assert IndexReport.from_dict(report.to_dict()) == report
+
+
+def test_a_file_emptied_or_grown_past_the_limit_no_longer_answers(corpus, settings, graph):
+    index_paths([corpus], settings, pipeline=graph)
+    bm25 = graph.get_component("bm25_writer").document_store
+    assert "viabilité" in " ".join(d.content for d in bm25.filter_documents())
+    (corpus / "note.txt").write_text("", "utf-8")  # a new version, empty
+    (corpus / "lots.csv").write_bytes(b"Lot;Montant\n" + b"1;312 000\n" * 120_000)  # over a 1 MB limit
+    limited = settings.model_copy(
+        update={
+            "indexing": settings.indexing.model_copy(
+                update={"limits": settings.indexing.limits.model_copy(update={"max_file_mb": 1})}
+            )
+        }
+    )
+    report = index_paths([corpus], limited, pipeline=graph)
+    assert report.no_text == {"note.txt": "empty file"}
+    assert report.failed["lots.csv"].startswith("too large: 1 MB (the limit is 1 MB)")
+    contents = " ".join(d.content for d in bm25.filter_documents())
+    assert "viabilité" not in contents
+    assert "312 000" not in contents
+    vector_ids, bm25_ids = stored_ids(graph)
+    manifest = Manifest.load(manifest_path(settings))
+    assert vector_ids == bm25_ids == {i for e in manifest.entries.values() for i in e.chunk_ids}
+
+
+def test_a_skipped_file_that_is_gone_is_forgotten_quietly(corpus, settings, graph):
+    index_paths([corpus], settings, pipeline=graph)
+    (corpus / "plan.dwg").unlink()
+    report = index_paths([corpus], settings, pipeline=graph)
+    assert (report.missing, report.deleted, report.skipped) == ([], [], {})
+    assert str(corpus / "plan.dwg") not in Manifest.load(manifest_path(settings)).entries
+
+
+def test_changing_the_conversion_limits_reindexes_nothing(corpus, settings, graph):
+    index_paths([corpus], settings, pipeline=graph)
+    looser = settings.model_copy(
+        update={
+            "indexing": settings.indexing.model_copy(
+                update={"limits": settings.indexing.limits.model_copy(update={"timeout_s": 900})}
+            )
+        }
+    )
+    assert index_paths([corpus], looser, pipeline=graph).unchanged == 4

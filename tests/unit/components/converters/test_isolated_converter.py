@@ -116,3 +116,19 @@ def test_in_process_mode_still_checks_the_zip(tmp_path):
     text.write_text("plain", encoding="utf-8")
     documents = IsolatedConverter(MisbehavingConverter(), isolate=False).run(sources=[text])["documents"]
     assert [d.content for d in documents] == ["plain"]
+
+
+def test_a_streams_metadata_survives_a_converter_that_drops_it(monkeypatch):
+    """MarkItDown keeps only `file_path` of a stream: a mail's HTML attachment must keep its own name."""
+    monkeypatch.setenv("HAYSTACK_DESERIALIZATION_ALLOWLIST", "haystack_integrations.*")
+    from haystack.dataclasses import ByteStream
+    from haystack_integrations.components.converters.markitdown.markitdown_converter import MarkItDownConverter
+
+    page = ByteStream(
+        data=b"<h1>Ordre de service</h1><p>Demarrage le 3 novembre.</p>",
+        mime_type="text/html",
+        meta={"file_path": "/docs/mail.eml", "attachment": "os_n2.html", "parent": "mail.eml"},
+    )
+    (document,) = IsolatedConverter(MarkItDownConverter(store_full_path=True)).run(sources=[page])["documents"]
+    assert "Ordre de service" in document.content
+    assert (document.meta["attachment"], document.meta["parent"]) == ("os_n2.html", "mail.eml")
