@@ -95,7 +95,8 @@ def test_mixed_formats_then_edit_delete_add(tmp_path, config):
     corpus = make_corpus(tmp_path / "corpus")
     first = run_index(config, corpus)
     assert first.returncode == 0, first.stderr
-    assert "6 files indexed (6 added, 0 updated, 0 unchanged), 0 deleted, 0 failed" in first.stdout
+    summary = "6 files indexed (6 added, 0 updated, 0 unchanged), 0 skipped, 0 without text, 0 failed, 0 deleted"
+    assert summary in first.stdout, first.stdout
     vector, bm25 = store_contents(config)
     assert vector.keys() == bm25.keys()
     text = " ".join(bm25.values())
@@ -110,7 +111,7 @@ def test_mixed_formats_then_edit_delete_add(tmp_path, config):
     (corpus / "illisible.pdf").write_bytes(b"%PDF-1.7 cut short")
     second = run_index(config, corpus, prune=True)
     assert second.returncode == 0, second.stderr
-    summary = "6 files indexed (1 added, 1 updated, 4 unchanged), 1 deleted, 1 failed"
+    summary = "6 files indexed (1 added, 1 updated, 4 unchanged), 0 skipped, 0 without text, 1 failed, 1 deleted"
     assert summary in second.stdout, second.stdout
     assert "failed: illisible.pdf" in second.stdout
 
@@ -193,7 +194,7 @@ def test_upload_endpoint_indexes_files_into_the_servers_stores(tmp_path):
         again = httpx.post(f"{service.base_url}/upload/run", files=files, timeout=600).json()["result"]
         assert again["unchanged"] == 1
         refused = httpx.post(
-            f"{service.base_url}/upload/run", files=[("files", ("plan.png", b"x", "image/png"))], timeout=60
+            f"{service.base_url}/upload/run", files=[("files", ("plan.dwg", b"x", "image/vnd.dwg"))], timeout=60
         )
         assert refused.status_code == 400
         assert "unsupported file type" in refused.text
