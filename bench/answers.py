@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from haystack.dataclasses import ChatMessage  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
+from bench.formats_corpus import DOCUMENTS, build  # noqa: E402
 from bench.retrieval import config_with, parse_variant  # noqa: E402
 from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
 from components.builders.closest_extract import EVIDENCE_LEAD, EXTRACT_LEAD  # noqa: E402
@@ -199,8 +200,6 @@ def sample_cases() -> list[Case]:
 
 def format_cases(folder: Path) -> list[Case]:
     """The generated mixed-format folder's questions (bench/formats_corpus.py), each file's format as its kind."""
-    from bench.formats_corpus import build  # noqa: PLC0415 (only this suite needs the generators)
-
     if not (folder / "questions.yml").is_file():
         build(folder)
     rows = yaml.safe_load((folder / "questions.yml").read_text(encoding="utf-8"))
@@ -558,7 +557,7 @@ async def run(args: argparse.Namespace) -> None:
             cases[suite], folders[suite] = conversation_cases(), SAMPLES / "corpus"
         elif suite == "formats":
             folder = args.data_root / "rag-answers-formats-docs"
-            cases[suite], folders[suite] = format_cases(folder), folder
+            cases[suite], folders[suite] = format_cases(folder), folder / DOCUMENTS
         else:
             folder = args.data_root / f"rag-answers-{suite}-docs-{args.seed}-{args.sample}-{args.distractors}"
             cases[suite] = beir_cases(suite, args.sample, args.unanswerable, args.distractors, args.seed, folder)
