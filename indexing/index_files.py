@@ -359,8 +359,10 @@ class Indexer:
         paths: list[Path],
         prune: bool = False,
         progress: bool = False,
+        *,
         on_progress: Callable[[IndexProgress], None] | None = None,
         stop: threading.Event | None = None,
+        source_root: Path | None = None,
     ) -> IndexReport:
         """
         Index every supported file under `paths`.
@@ -371,6 +373,8 @@ class Indexer:
         :param on_progress: Called when the run waits for another one, once the files to index are known, and after
             every batch.
         :param stop: When set, the run ends after the batch in progress (the files left are counted in `stopped`).
+        :param source_root: The folder the files' sources are named from and `_meta.yml` files read from (default:
+            each of `paths`); files gone from it are looked for under `paths` only.
         :returns: The report of the run.
         """
         bar = ProgressBar() if progress else None
@@ -382,7 +386,7 @@ class Indexer:
 
         try:
             with one_run_at_a_time(manifest_path(self.settings), lambda: tell(IndexProgress(waiting=True))):
-                return self._index(paths, prune, tell, stop)
+                return self._index(paths, prune, tell, stop, source_root)
         finally:
             if bar is not None:
                 bar.close()
@@ -393,17 +397,19 @@ class Indexer:
         prune: bool,
         tell: Callable[[IndexProgress], None],
         stop: threading.Event | None,
+        source_root: Path | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
-        roots = [p.resolve() for p in paths]
-        files = collect_files(roots)
+        scanned = [p.resolve() for p in paths]
+        roots = [source_root.resolve()] if source_root is not None else scanned
+        files = collect_files(scanned)
         manifest = Manifest.load(manifest_path(self.settings))
         report = IndexReport()
         self._recover_pending(manifest)
         todo = self._classify(files, roots, manifest, report)
         data_dir = self.settings.resolve_path(self.settings.stores.data_dir)
         try:
-            self._handle_missing(manifest, roots, prune, report)
+            self._handle_missing(manifest, scanned, prune, report)
         finally:
             if report.deleted:
                 bump_index_generation(data_dir)  # cached answers from before a change must not be served again

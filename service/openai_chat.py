@@ -15,6 +15,7 @@ the structured list in a top-level `sources` field of the last chunk (and of a n
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -25,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_openai_compat.chat_completions.models import ChatCompletion, Choice, Message
-from fastapi_openai_compat.chat_completions.streaming import create_async_streaming_response
+from fastapi_openai_compat.chat_completions.streaming import create_async_streaming_response, create_sse_data_msg
 from haystack import Pipeline
 from haystack.dataclasses import ChatMessage, ReasoningContent, StreamingChunk
 
@@ -55,6 +56,7 @@ from service.pipelines import service_pipeline
 from service.settings import Settings
 
 MODE_HEADER = "x-rag-mode"
+logger = logging.getLogger("service.openai_chat")
 _ROLES = {"user": ChatMessage.from_user, "assistant": ChatMessage.from_assistant, "system": ChatMessage.from_system}
 
 
@@ -372,6 +374,36 @@ async def openai_deltas(
             listed = [{**s, "cited": False} for s in sources]
             yield f"\n\n⚠️ {event.data}" + (sources_footer(listed) if footer else "")
             yield chunk(sources=listed, mode=mode, service_error=event.data)
+            yield StreamEnd(INCOMPLETE)  # the answer did not complete: no `stop`
+
+
+INCOMPLETE = "error"  # the finish_reason of a stream whose answer could not be completed
+
+
+@dataclass
+class StreamEnd:
+    """The last delta of a stream, with its `finish_reason` (the streaming response reads it off any chunk)."""
+
+    finish_reason: str
+    content: str = ""
+
+
+async def ended_stream(body: AsyncIterator[Any], resp_id: str, model: str) -> AsyncIterator[str]:
+    """
+    An SSE body that always ends as OpenAI's does, with `data: [DONE]`. A failure after the headers went out (the
+    status is 200 by then) ends it with an `error` object a client can read and a chunk whose finish_reason says the
+    answer did not complete.
+    """
+    try:
+        async for part in body:
+            yield part
+    except Exception as e:
+        logger.exception("A streamed answer failed after its first bytes")
+        message = f"Erreur interne pendant la réponse ({type(e).__name__}) ; réessayez."
+        error = {"error": {"message": message, "type": "service_unavailable", "code": 500}}
+        yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"
+        yield create_sse_data_msg(resp_id, model, finish_reason=INCOMPLETE)
+    yield "data: [DONE]\n\n"
 
 
 def _whole_completion(model: str, message: Message, **extra: Any) -> dict[str, Any]:
@@ -528,7 +560,9 @@ def add_openai_routes(app: FastAPI, settings: Settings) -> None:
         events = answer_events(graphs, settings, mode, messages, options, filters=filters)
         if options.stream_tokens:
             deltas = openai_deltas(events, model, footer)
-            response = create_async_streaming_response(deltas, f"{model}-{uuid.uuid4()}", model)
+            resp_id = f"{model}-{uuid.uuid4()}"
+            response = create_async_streaming_response(deltas, resp_id, model)
+            response.body_iterator = ended_stream(response.body_iterator, resp_id, model)
             response.headers[MODE_HEADER] = mode
             return response
         try:

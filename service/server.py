@@ -49,6 +49,12 @@ def configure_hayhooks(settings: Settings) -> None:
     hayhooks_settings.startup_deploy_strategy = StartupDeployStrategy.SEQUENTIAL
     hayhooks_settings.show_tracebacks = False
     hayhooks_settings.tracing_include_haystack_spans = settings.server.live_traces
+    # Hayhooks allows every origin by default; here only the pages the operator lists may call from a browser.
+    cors = settings.server.cors
+    hayhooks_settings.cors_allow_origins = list(cors.allow_origins)
+    hayhooks_settings.cors_allow_credentials = cors.allow_credentials
+    hayhooks_settings.cors_allow_methods = ["GET", "POST", "OPTIONS"]
+    hayhooks_settings.cors_allow_headers = ["authorization", "content-type", "x-api-key", "x-use-rag"]
 
 
 def add_offline_draw_route(app: FastAPI, settings: Settings) -> None:
@@ -207,4 +213,5 @@ def serve(settings: Settings) -> None:
             workers=settings.server.workers,
             log_level="info",
             access_log=False,  # the gateway writes the access log: one JSON line per request, with its stage times
+            ws_max_size=settings.request_limits.max_body_bytes,  # a socket message: no larger than a request body
         )

@@ -40,6 +40,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CORSSettings(_Section):
+    """Which web pages (origins) may call the service from a browser; none by default."""
+
+    # Exact origins, e.g. https://chat.example.fr. Open WebUI calls the service from its own server, not the
+    # browser: it needs no entry. A WebSocket's `Origin` is checked against the same list (same-origin is allowed).
+    allow_origins: list[str] = []
+    allow_credentials: bool = False
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(1416, ge=1, le=65535)
@@ -59,6 +68,9 @@ class ServerSettings(_Section):
     # Hayhooks' deploy, YAML-deploy and undeploy routes (they run the code and graphs a request sends): not served
     # unless true, and then only to the `auth.admin_role`. The service deploys `pipelines` from its folder itself.
     admin_routes: bool = False
+    cors: CORSSettings = CORSSettings()
+    # `/ready` probes every backend: a result is reused this long, and concurrent calls share one probe.
+    ready_cache_seconds: float = Field(1.0, ge=0)
 
 
 class QdrantSettings(_Section):

@@ -11,7 +11,9 @@ from fastapi import HTTPException, UploadFile
 from hayhooks import BasePipelineWrapper
 
 from indexing.index_files import shared_indexer
-from indexing.uploads import UploadError, save_upload
+from indexing.uploads import UploadError, check_batch, owner_folder, save_upload
+from service.gateway.access import upload_access_meta
+from service.gateway.context import current_principal
 from service.settings import load_settings
 
 
@@ -24,17 +26,25 @@ class PipelineWrapper(BasePipelineWrapper):
     def run_api(self, files: list[UploadFile] | None = None) -> dict[str, Any]:
         """
         Index uploaded files (PDF, Word, Excel, OpenDocument spreadsheets, PowerPoint, e-mails, scans and images,
-        HTML, Markdown, TXT, CSV); a file uploaded again under the same name replaces its previous version.
+        HTML, Markdown, TXT, CSV) into the uploader's own folder; a file uploaded again under the same name by the
+        same user replaces its previous version. Who may see the documents comes from the uploader's token
+        (`access.upload_meta`), never from the files. One refused file refuses the whole upload: nothing is saved.
 
         :param files: The files, as multipart form fields named `files`.
         :returns: The run's report: files added, updated, unchanged, skipped, without text and failed (with
-            reasons), chunks written per file, and a summary with one line per file.
+            reasons), chunks written per file, and a summary with one line per file; sources are named
+            `<uploader>/<file>`.
         """
         if not files:
             raise HTTPException(status_code=400, detail="No files: send them as multipart form fields named 'files'.")
+        principal = current_principal()
+        if principal is None:  # the gateway authenticates every caller of this route
+            raise HTTPException(status_code=401, detail="Uploading needs an authenticated caller.")
         try:
-            supported = self.indexer.supported_suffixes()
-            saved = [save_upload(self.folder, f.filename, f.file.read(), supported) for f in files]
+            names = check_batch([f.filename for f in files], self.indexer.supported_suffixes())
         except UploadError as e:
             raise HTTPException(status_code=400, detail=str(e)) from None
-        return self.indexer.index(saved).to_dict()
+        folder = owner_folder(self.folder, f"{principal.kind}-{principal.name}")
+        access_meta = upload_access_meta(principal, self.settings.access)
+        saved = [save_upload(folder, name, f.file.read(), access_meta) for name, f in zip(names, files, strict=True)]
+        return self.indexer.index(saved, source_root=self.folder).to_dict()

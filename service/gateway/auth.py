@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import jwt
@@ -118,7 +119,9 @@ class JWTVerifier:
             raise AuthError("token signature is invalid") from None
         except jwt.InvalidTokenError as e:
             raise AuthError(f"invalid token ({type(e).__name__})") from None
-        return principal_from_claims(claims, self.settings.claims)
+        principal = principal_from_claims(claims, self.settings.claims)
+        exp = claims.get("exp")
+        return replace(principal, expires_at=float(exp)) if isinstance(exp, int | float) else principal
 
 
 class Authenticator:

@@ -68,7 +68,7 @@ class DevPrincipalSettings(_Section):
     """Who every request is, when `auth.mode` is `dev`."""
 
     name: str = "dev"
-    roles: list[str] = ["dev"]
+    roles: list[str] = ["dev", "uploader"]
     groups: list[str] = []
     service: str | None = None
     ao_ids: list[str] = []
@@ -89,6 +89,9 @@ class AuthSettings(_Section):
     # only with `server.admin_routes: true`).
     admin_path_prefixes: list[str] = ["/deploy", "/undeploy"]
     admin_role: str = "admin"
+    # `POST /upload/run` writes documents into the index: only principals with this role may (403 otherwise; in dev
+    # mode, the dev principal's roles count). null: any authenticated caller.
+    upload_role: str | None = "uploader"
     dev_principal: DevPrincipalSettings = DevPrincipalSettings()
 
     @model_validator(mode="after")
@@ -115,6 +118,10 @@ class AccessRule(_Section):
 class AccessSettings(_Section):
     # A principal sees the union of what its matching rules allow; no matching rule: 403.
     rules: list[AccessRule] = [AccessRule(name="everyone", filters=None)]
+    # What an uploaded document's metadata says about who may see it comes from its uploader, never from the file:
+    # these fields are set from the uploader's attributes (`{claim: name|roles|groups|service|ao_ids}`, or a fixed
+    # value), and every other field the rules filter on is left empty, whatever the file's front matter says.
+    upload_meta: dict[str, Any] = {"uploaded_by": {"claim": "name"}}
     # The metadata fields a request's own `filters` may name (anything else: 400).
     filter_fields: list[str] = [
         "meta.code_affaire",
@@ -143,6 +150,9 @@ class RateLimitSettings(_Section):
     backend: Literal["redis", "memory", "off"] = "memory"
     requests_per_minute: int = Field(120, ge=1)
     concurrent_streams: int = Field(4, ge=1)
+    # Before anyone is authenticated: requests to the public routes and refused authentications, per client address
+    # and minute. Past it, the address gets 429 without its credentials being checked (no key guessing at speed).
+    unauthenticated_per_minute: int = Field(300, ge=1)
 
 
 class CacheSettings(_Section):
@@ -164,6 +174,8 @@ class LimitsSettings(_Section):
     """What a request may hold; anything beyond is a 4xx with a clear message (413 for size)."""
 
     max_body_bytes: int = Field(262_144, ge=1024)
+    # The upload route's own limit (a multipart body of files): 413 beyond.
+    max_upload_bytes: int = Field(52_428_800, ge=1024)
     # Every header together (431 beyond; a WebSocket is closed with 1009).
     max_header_bytes: int = Field(16_384, ge=1024)
     max_messages: int = Field(64, ge=1)

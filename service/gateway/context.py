@@ -20,6 +20,8 @@ class Principal:
     groups: frozenset[str] = frozenset()
     service: str | None = None
     ao_ids: tuple[str, ...] = ()
+    # When its credentials stop being valid (a JWT's `exp`, seconds since the epoch); None: they do not expire.
+    expires_at: float | None = None
 
     def attribute(self, name: str) -> Any:
         """`roles`, `groups`, `service`, `ao_ids` or `name`, as plain lists/strings (for `{claim: ...}` values)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +82,25 @@ async def readiness(settings: Any, gateway: Any) -> tuple[int, dict[str, Any]]:
     return (200 if retrieval_ok and llm_ok else 503), {"status": state, "backends": report}
 
 
+class SharedProbe:
+    """
+    One readiness check for every caller: concurrent calls await the one in flight, and its result is reused for
+    `max_age` seconds (a public route that probes every backend must not let a flood of requests probe them all).
+    """
+
+    def __init__(self, check: Callable[[], Awaitable[tuple[int, dict[str, Any]]]], max_age: float) -> None:
+        self.check, self.max_age = check, max_age
+        self._lock = asyncio.Lock()
+        self._last: tuple[float, tuple[int, dict[str, Any]]] | None = None
+
+    async def result(self) -> tuple[int, dict[str, Any]]:
+        async with self._lock:
+            if self._last is None or time.monotonic() - self._last[0] >= self.max_age:
+                self._last = (time.monotonic(), await self.check())
+            code, body = self._last[1]
+            return code, copy.deepcopy(body)
+
+
 def public_readiness(body: dict[str, Any]) -> dict[str, Any]:
     """What anyone may read of `/ready`: the status and each backend's up/down, no paths, URLs or errors."""
     return {"status": body["status"], "backends": {name: {"ok": b["ok"]} for name, b in body["backends"].items()}}
@@ -98,9 +120,11 @@ def add_health_routes(app: FastAPI, settings: Any, gateway: Any) -> None:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    probe = SharedProbe(lambda: readiness(settings, gateway), settings.server.ready_cache_seconds)
+
     @app.get("/ready", tags=["status"], summary="Readiness: each backend (stores, Redis, LLMs), checked now")
     async def ready() -> JSONResponse:
-        code, body = await readiness(settings, gateway)
+        code, body = await probe.result()
         principal = current_principal()
         if principal is None or not principal.roles & set(settings.auth.status_roles):
             body = public_readiness(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs
 from components.retrievers.access_scope import close_scope, open_scope
 from components.retrievers.retrieval_report import BACKEND_STATUS, close_report, open_report
 from service.gateway import observability
-from service.gateway.access import AccessDeniedError, scope_for, scope_key
+from service.gateway.access import AccessDeniedError, scope_for, scope_key, store_filter_checks
 from service.gateway.auth import Authenticator, AuthError
 from service.gateway.cache import AnswerCache, answer_cache_key
 from service.gateway.context import CURRENT_REQUEST, Principal, RequestContext
@@ -42,6 +43,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 STREAM_PATHS = ("/askai/ws",)
+UPLOAD_PATHS = ("/upload/run",)  # the `upload` graph's route: multipart files, its own size limit and role
+SSE_DONE = b"data: [DONE]"
 BOTH_DOWN_RECHECK_SECONDS = 5.0  # after every retrieval store failed, RAG requests get 503 this long, then retry
 METRIC_ROUTES = {
     "/health",
@@ -125,6 +128,42 @@ def headers_too_large(scope: Scope, limits: Any) -> str | None:
     return None
 
 
+def client_address(scope: Scope) -> str:
+    """The caller's address (uvicorn puts a trusted proxy's X-Forwarded-For there when it is configured to)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def same_origin(origin: str, headers: dict[str, str]) -> bool:
+    host = headers.get("host", "")
+    return bool(host) and origin.split("://", 1)[-1] == host
+
+
+def origin_refusal(headers: dict[str, str], allowed: set[str]) -> str | None:
+    """Why a browser page from another origin may not open this socket (None: no Origin, the same one, or listed)."""
+    origin = headers.get("origin")
+    if origin is None or origin in allowed or same_origin(origin, headers):
+        return None
+    return f"Origin {origin[:60]} is not allowed (server.cors.allow_origins)"
+
+
+def body_type_refusal(path: str, headers: dict[str, str]) -> str | None:
+    """
+    The message of a 415 for a body sent with the wrong type: JSON routes take `application/json` only (a page of
+    another site can send `text/plain` without a CORS preflight), the upload route `multipart/form-data`.
+    """
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if path in UPLOAD_PATHS:
+        if content_type != "multipart/form-data":
+            return "Send the files as multipart/form-data (form fields named 'files')."
+        return None
+    if content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        return None
+    return f"The request body must be JSON sent as 'Content-Type: application/json' (got {content_type or 'none'!r})."
+
+
 def degraded_note(backends: list[str]) -> str:
     names = {"bm25": "la recherche par mots-clés (BM25)", "dense": "la recherche sémantique"}
     missing = " et ".join(names.get(b, b) for b in backends)
@@ -169,6 +208,8 @@ class Gateway:
         self.redis = RedisLink(settings.redis) if uses_redis else None
         self.limiter = RateLimiter(settings.rate_limit, self.redis)
         self.cache = AnswerCache(settings.cache, self.redis, settings.resolve_path(settings.stores.data_dir))
+        self.filter_checks = store_filter_checks(settings.stores.mode)  # a filter no store can apply: a 422
+        self.allowed_origins = set(settings.server.cors.allow_origins)
         # Routes that check their caller themselves, outside the users' authentication and limits (the local
         # indexing route: service/index_handoff.py).
         self.self_authenticating_paths: set[str] = set()
@@ -223,6 +264,9 @@ class GatewayMiddleware:
         ):
             observability.AUTH_FAILURES.labels("403").inc()
             return 403, f"This route needs the '{auth.settings.admin_role}' role."
+        if ctx.path in UPLOAD_PATHS and auth.settings.upload_role and auth.settings.upload_role not in principal.roles:
+            observability.AUTH_FAILURES.labels("403").inc()
+            return 403, f"Uploading documents needs the '{auth.settings.upload_role}' role."
         try:
             ctx.access.grant(scope_for(principal, self.gateway.settings.access))
         except AccessDeniedError as e:
@@ -270,13 +314,30 @@ class GatewayMiddleware:
         if ctx.path in gw.self_authenticating_paths:
             await self.app(scope, receive, send_through)
             return
+        address = f"ip:{client_address(scope)}"
+        per_address = gw.settings.rate_limit.unauthenticated_per_minute
         if gw.authenticator.is_public(ctx.path) or ctx.method == "OPTIONS":
+            verdict = await gw.limiter.check_request(address, per_address)
+            if not verdict.allowed:
+                observability.RATE_LIMITED.labels("address").inc()
+                await refuse(
+                    429, f"Rate limit: {verdict.reason} from this address.", {"retry-after": str(verdict.retry_after)}
+                )
+                return
             if ctx.method != "OPTIONS":
                 ctx.principal = await self._identify(headers)  # a public route tells some callers more (/ready)
             await self.app(scope, receive, send_through)
             return
+        verdict = await gw.limiter.exhausted(address, per_address)  # before its credentials are even read
+        if not verdict.allowed:
+            observability.RATE_LIMITED.labels("address").inc()
+            message = f"Rate limit: {verdict.reason} without valid credentials from this address."
+            await refuse(429, message, {"retry-after": str(verdict.retry_after)})
+            return
         refused = await self._authorise_off_loop(ctx, headers)
         if refused is not None:
+            if refused[0] == 401:
+                await gw.limiter.check_request(address, per_address)  # a failed authentication counts
             extra = {"www-authenticate": 'Bearer realm="rag"'} if refused[0] == 401 else None
             await refuse(*refused, headers=extra)
             return
@@ -291,7 +352,12 @@ class GatewayMiddleware:
         body = b""
         if ctx.method in WITH_BODY:
             declared = headers.get("content-length", "")
-            limit = gw.settings.request_limits.max_body_bytes
+            wrong_type = body_type_refusal(ctx.path, headers) if declared != "0" else None
+            if wrong_type:
+                await refuse(415, wrong_type)
+                return
+            limits = gw.settings.request_limits
+            limit = limits.max_upload_bytes if ctx.path in UPLOAD_PATHS else limits.max_body_bytes
             try:
                 if declared.isdigit() and int(declared) > limit:
                     raise BadRequestError(413, f"The request body is larger than {limit} bytes.")
@@ -303,7 +369,7 @@ class GatewayMiddleware:
         if ctx.method == "POST" and is_question_route(ctx.path):
             try:
                 parsed = parse_json_body(body)
-                validate_body(ctx.path, parsed, gw.settings.request_limits, gw.settings.access)
+                validate_body(ctx.path, parsed, gw.settings.request_limits, gw.settings.access, gw.filter_checks)
                 ctx.mode = mode_of(ctx.path, parsed, headers)  # a bad x-use-rag header: 422 here
             except BadRequestError as e:
                 await refuse(e.status, e.message)
@@ -371,6 +437,7 @@ class GatewayMiddleware:
 
         held_start: list[Message] = []  # a JSON answer served degraded: held until its body is rewritten
         held_body: list[bytes] = []
+        noted = [False]  # a degraded stream's note was sent
 
         async def send_wrapped(message: Message) -> None:  # noqa: PLR0912
             if message["type"] == "http.response.start":
@@ -406,10 +473,17 @@ class GatewayMiddleware:
                     headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
                     await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
                     message = {"type": "http.response.body", "body": body}
-                elif report.failed and "text/event-stream" in content_type[0] and not message.get("more_body"):
-                    await send(
-                        {"type": "http.response.body", "body": degraded_sse(sorted(report.failed)), "more_body": True}
-                    )
+                elif report.failed and "text/event-stream" in content_type[0] and not noted[0]:
+                    chunk = message.get("body", b"")
+                    if chunk.startswith(SSE_DONE) or not message.get("more_body"):  # the note goes before the end
+                        noted[0] = True
+                        await send(
+                            {
+                                "type": "http.response.body",
+                                "body": degraded_sse(sorted(report.failed)),
+                                "more_body": True,
+                            }
+                        )
             await send(message)
 
         try:
@@ -425,27 +499,88 @@ class GatewayMiddleware:
             await gw.cache.put(cache_key, content_type[0] or "application/json", b"".join(captured))
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
-        """WebSockets: credentials from the headers, or an `access_token` query parameter (browsers set no headers)."""
+        """
+        WebSockets: credentials from the headers, or an `access_token` query parameter (browsers set no headers).
+        Every message then passes the same gate as an HTTP request (`_socket_message_refusal`), and the socket is
+        closed when its token expires.
+        """
+        gw = self.gateway
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        too_large = headers_too_large(scope, self.gateway.settings.request_limits)
+        too_large = headers_too_large(scope, gw.settings.request_limits)
         if too_large:
             await send({"type": "websocket.close", "code": 1009, "reason": too_large[:120]})
+            return
+        wrong_origin = origin_refusal(headers, gw.allowed_origins)
+        if wrong_origin:
+            await send({"type": "websocket.close", "code": 1008, "reason": wrong_origin[:120]})
+            return
+        address = f"ip:{client_address(scope)}"
+        per_address = gw.settings.rate_limit.unauthenticated_per_minute
+        if not (await gw.limiter.exhausted(address, per_address)).allowed:
+            await send({"type": "websocket.close", "code": 1013, "reason": "too many requests from this address"})
             return
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token", [None])[0]
         if token and "authorization" not in headers:
             headers["authorization"] = f"Bearer {token}"
         refused = await self._authorise_off_loop(ctx, headers)
         if refused is not None:
+            if refused[0] == 401:
+                await gw.limiter.check_request(address, per_address)
             await send({"type": "websocket.close", "code": 1008, "reason": refused[1][:120]})
             return
         assert ctx.principal is not None
         who = f"{ctx.principal.kind}:{ctx.principal.name}"
-        verdict, in_redis = await self.gateway.limiter.open_stream(who)
+        verdict, in_redis = await gw.limiter.open_stream(who)
         if not verdict.allowed:
             await send({"type": "websocket.close", "code": 1013, "reason": verdict.reason})
             return
         ctx.stream = True
+        expires_at = ctx.principal.expires_at
+
+        async def reply(payload: dict[str, Any]) -> None:
+            await send({"type": "websocket.send", "text": json.dumps(payload, ensure_ascii=False)})
+
+        async def gated_receive() -> Message:
+            while True:
+                left = None if expires_at is None else expires_at - time.time()
+                try:
+                    if left is not None and left <= 0:
+                        raise TimeoutError
+                    message = await (receive() if left is None else asyncio.wait_for(receive(), left))
+                except TimeoutError:
+                    await send({"type": "websocket.close", "code": 1008, "reason": "token expired"})
+                    return {"type": "websocket.disconnect", "code": 1008}
+                if message["type"] != "websocket.receive":
+                    return message
+                problem = await self._socket_message_refusal(message, who)
+                if problem is None:
+                    return message
+                await reply({"type": "error", "status": problem[0], "message": problem[1]})
+                await reply({"type": "done"})
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, gated_receive, send)
         finally:
-            await self.gateway.limiter.close_stream(who, in_redis)
+            await gw.limiter.close_stream(who, in_redis)
+
+    async def _socket_message_refusal(self, message: Message, who: str) -> tuple[int, str] | None:
+        """A socket message gets what an HTTP question gets: size limit, JSON, validation, the rate limit."""
+        gw = self.gateway
+        limits = gw.settings.request_limits
+        text = message.get("text")
+        if text is None:
+            return 400, "Send each question as a JSON text message."
+        if len(text.encode("utf-8", "surrogatepass")) > limits.max_body_bytes:
+            return 413, f"The message is larger than {limits.max_body_bytes} bytes."
+        try:
+            parsed = parse_json_body(text.encode("utf-8", "surrogatepass"))
+            validate_body("/askai/query", parsed, limits, gw.settings.access, gw.filter_checks)
+            if not isinstance(parsed.get("question"), str):
+                raise BadRequestError(422, "'question' is missing.")
+        except BadRequestError as e:
+            return e.status, e.message
+        verdict = await gw.limiter.check_request(who)
+        if not verdict.allowed:
+            observability.RATE_LIMITED.labels("requests").inc()
+            return 429, f"Rate limit: {verdict.reason}; retry in {verdict.retry_after} s."
+        return None

@@ -47,10 +47,11 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.settings.backend != "off"
 
-    async def check_request(self, who: str) -> Verdict:
-        """Count one request for `who` in the current minute."""
+    async def check_request(self, who: str, limit: int | None = None) -> Verdict:
+        """Count one request for `who` in the current minute (against `limit`, else `requests_per_minute`)."""
         if not self.enabled:
             return Verdict(True)
+        limit = limit or self.settings.requests_per_minute
         now = time.time()
         minute = int(now // 60)
         count = None
@@ -66,9 +67,26 @@ class RateLimiter:
             count = await self.redis.call(incr, "rate limiting")
         if count is None:
             count = self.memory.hit(who, minute)
-        if count > self.settings.requests_per_minute:
+        if count > limit:
             retry = max(1, int(60 - now % 60) + 1)
-            return Verdict(False, retry, f"more than {self.settings.requests_per_minute} requests per minute")
+            return Verdict(False, retry, f"more than {limit} requests per minute")
+        return Verdict(True)
+
+    async def exhausted(self, who: str, limit: int) -> Verdict:
+        """Whether `who` has used up `limit` this minute, without counting a request."""
+        if not self.enabled:
+            return Verdict(True)
+        now = time.time()
+        minute = int(now // 60)
+        count = None
+        if self.redis is not None:
+            key = f"{KEY_PREFIX}:{who}:{minute}"
+            count = await self.redis.call(lambda c: c.get(key), "rate limiting")
+        if count is None:
+            window, count = self.memory.windows.get(who, (minute, 0))
+            count = count if window == minute else 0
+        if int(count) >= limit:
+            return Verdict(False, max(1, int(60 - now % 60) + 1), f"more than {limit} requests per minute")
         return Verdict(True)
 
     async def open_stream(self, who: str) -> tuple[Verdict, bool]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from service.gateway.access import InvalidFiltersError, validate_filters
+from service.gateway.access import FilterCheck, InvalidFiltersError, check_filters_apply, validate_filters
 from service.gateway.config import AccessSettings, LimitsSettings
 
 CHAT_ROUTES = {"/v1/chat/completions", "/chat/completions"}
@@ -192,9 +192,39 @@ def _check_generation(body: dict[str, Any], limits: LimitsSettings) -> None:
             raise BadRequestError(INVALID_FIELD, "'top_p' must be a number more than 0 and at most 1.")
 
 
-def validate_body(path: str, body: Any, limits: LimitsSettings, access: AccessSettings) -> None:
+def _check_history(body: dict[str, Any], limits: LimitsSettings) -> None:
+    """`/askai`'s earlier turns: as many, and as long, as the messages of a chat request may be."""
+    history = body.get("history")
+    if history is None:
+        return
+    if not isinstance(history, list):
+        raise BadRequestError(INVALID_FIELD, "'history' must be a list of {role, content} turns.")
+    if len(history) > limits.max_messages:
+        raise BadRequestError(
+            INVALID_FIELD, f"Too many turns in 'history': {len(history)} (at most {limits.max_messages})."
+        )
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or not isinstance(turn.get("content"), str):
+            raise BadRequestError(INVALID_FIELD, f"history[{i}] must be an object with 'role' and a 'content' string.")
+        if len(turn["content"]) > limits.max_message_chars:
+            raise BadRequestError(
+                413,
+                f"history[{i}] is too long: {len(turn['content'])} characters (at most {limits.max_message_chars}).",
+            )
+
+
+def validate_body(
+    path: str,
+    body: Any,
+    limits: LimitsSettings,
+    access: AccessSettings,
+    filter_checks: dict[str, FilterCheck] | None = None,
+) -> None:
     """
-    Check a question route's JSON body.
+    Check a question route's JSON body (a WebSocket question too: `path` is then `/askai/query`).
+
+    :param filter_checks: The stores' filter conversions (`store_filter_checks`): a filter one of them cannot apply
+        is a 422 here, not a failure in the middle of the graph.
 
     :raises BadRequestError: naming the first problem found.
     """
@@ -215,12 +245,15 @@ def validate_body(path: str, body: Any, limits: LimitsSettings, access: AccessSe
     if path == "/rag/run" and "query" not in body:
         raise BadRequestError(INVALID_FIELD, "'query' is missing.")
     _check_question(body, limits)
+    _check_history(body, limits)
     _check_generation(body, limits)
     if body.get("filters") is not None:
         if not isinstance(body["filters"], dict):
             raise BadRequestError(INVALID_FIELD, "'filters' must be a Haystack filter object.")
         try:
             validate_filters(body["filters"], access.filter_fields)
+            if filter_checks:
+                check_filters_apply(body["filters"], filter_checks)
         except InvalidFiltersError as e:
             raise BadRequestError(INVALID_FIELD, f"Invalid filters: {e}") from None
 

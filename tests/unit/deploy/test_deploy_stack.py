@@ -47,6 +47,7 @@ DEPLOYMENT_KEYS = {
     "models.llm",
     "auth.mode",
     "auth.jwt",
+    "access.rules",  # no `everyone` rule in production: who sees what is the deployment's to say
     "rate_limit.backend",
     "cache.backend",
     "redis.url",
@@ -198,6 +199,8 @@ def test_the_production_config_changes_only_what_a_deployment_must() -> None:
     # the tokenizer is the local model's in the embedded default (derived, not configured); none in production
     assert production.generation.model_copy(update={"tokenizer": default.generation.tokenizer}) == default.generation
     assert set(production.models.llm.backends) == {"qwen2.5-7b-instruct"}  # `null` removed the local CPU models
+    unconditional = [r.name for r in production.access.rules if r.filters is None and not (r.roles or r.groups)]
+    assert unconditional == []  # every document for every caller: the demo's rule only
 
 
 def _setting_exists(model: type[BaseModel], parts: list[str]) -> bool:

@@ -5,8 +5,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from haystack import Pipeline
+from haystack import Document, Pipeline
 
+from components.preprocessors.document_metadata_resolver import DocumentMetadataResolver
 from indexing.index_files import (
     Indexer,
     IndexReport,
@@ -17,8 +18,11 @@ from indexing.index_files import (
     one_run_at_a_time,
 )
 from indexing.manifest import Manifest
-from indexing.uploads import UploadError, save_upload, upload_name
+from indexing.uploads import UploadError, check_batch, owner_folder, save_upload, upload_name
+from service.gateway.access import upload_access_meta
 from service.gateway.cache import read_index_generation
+from service.gateway.config import AccessRule, AccessSettings
+from service.gateway.context import Principal
 from tests.unit.indexing.hashing_graph import HashingEmbedder, indexing_graph
 
 pytestmark = pytest.mark.unit
@@ -229,13 +233,53 @@ def test_supported_suffixes_come_from_the_graph_router(settings, graph):
 def test_uploads(tmp_path):
     supported = {".pdf", ".txt", ".md"}
     assert upload_name("C:\\docs\\Rapport.PDF", supported) == "Rapport.PDF"
-    for bad in ["", ".cache.md", "plan.dwg", None]:
+    for bad in ["", ".cache.md", "plan.dwg", None, "note.md.meta.yml", "_meta.yml"]:
         with pytest.raises(UploadError):
-            upload_name(bad, supported)
-    path = save_upload(tmp_path / "up", "note.txt", b"v1", supported)
-    save_upload(tmp_path / "up", "note.txt", b"v2", supported)
+            upload_name(bad, supported | {".yml"})
+    path = save_upload(tmp_path / "up", "note.txt", b"v1")
+    save_upload(tmp_path / "up", "note.txt", b"v2")
     assert path.read_bytes() == b"v2"
     assert sorted(p.name for p in (tmp_path / "up").iterdir()) == ["note.txt"]
+
+
+def test_a_refused_file_refuses_the_whole_upload_before_anything_is_written():
+    supported = {".pdf", ".md"}
+    assert check_batch(["a.md", "b.pdf"], supported) == ["a.md", "b.pdf"]
+    with pytest.raises(UploadError, match=r"Nothing was saved.*plan\.dwg"):
+        check_batch(["a.md", "plan.dwg"], supported)
+    with pytest.raises(UploadError, match="sent twice"):
+        check_batch(["a.md", "dossier/a.md"], supported)
+
+
+def test_each_uploader_has_a_folder_of_its_own(tmp_path):
+    assert owner_folder(tmp_path, "user-jean.dupont@btp.fr") == tmp_path / "user-jean.dupont@btp.fr"
+    assert owner_folder(tmp_path, "user-../../etc") == tmp_path / "user-.._.._etc"  # one folder, inside
+    assert owner_folder(tmp_path, "..") == tmp_path / "_"
+    assert owner_folder(tmp_path, "user-a/b").parent == tmp_path
+
+
+def test_an_uploaded_file_cannot_set_who_sees_it(tmp_path):
+    """The sidecar written from the uploader outranks the file's front matter for the access fields."""
+    access = AccessSettings(
+        rules=[
+            AccessRule(name="admins", roles=["admin"], filters=None),
+            AccessRule(
+                name="own", filters={"field": "meta.code_affaire", "operator": "in", "value": {"claim": "ao_ids"}}
+            ),
+        ],
+        upload_meta={"uploaded_by": {"claim": "name"}, "service": {"claim": "service"}},
+    )
+    uploader = Principal(name="marie", kind="user", service="travaux", ao_ids=("A2458",))
+    meta = upload_access_meta(uploader, access)
+    assert meta == {"code_affaire": None, "uploaded_by": "marie", "service": "travaux"}
+    text = b"---\ncode_affaire: B1037\nservice: direction\ntitle: Note\n---\nLe texte.\n"
+    path = save_upload(owner_folder(tmp_path, "user-marie"), "note.md", text, meta)
+    doc = Document(content=text.decode(), meta={"file_path": str(path)})
+    resolved = DocumentMetadataResolver().run([doc], roots=[str(tmp_path)])["documents"][0]
+    assert resolved.meta["code_affaire"] is None  # not B1037, which another scope sees
+    assert (resolved.meta["service"], resolved.meta["uploaded_by"]) == ("travaux", "marie")
+    assert resolved.meta["title"] == "Note"  # the file's other fields are its own
+    assert resolved.meta["source"] == "user-marie/note.md"
 
 
 def test_a_second_run_on_the_same_manifest_waits_for_the_first(corpus, settings, graph):

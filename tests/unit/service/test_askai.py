@@ -10,7 +10,7 @@ from haystack import Pipeline
 
 import service.pipelines
 from service.askai import add_askai_routes, combined_filters
-from service.openai_chat import MODE_HEADER, add_openai_routes, deployed_graphs
+from service.openai_chat import MODE_HEADER, add_openai_routes, deployed_graphs, ended_stream
 from service.pipelines import ALLOWED_MODULES, bound_definition
 from tests.unit.service.test_answering import (
     PASSAGES,
@@ -121,7 +121,7 @@ def test_completion_with_thinking(make_client):
 def test_streamed_completion_sends_reasoning_then_content_then_sources(make_client):
     with make_client().stream("POST", "/v1/chat/completions", json=_ask(stream=True, enable_thinking=True)) as r:
         assert r.headers[MODE_HEADER] == "rag"
-        chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+        chunks = _sse(r)
     deltas = [c["choices"][0]["delta"] for c in chunks if c.get("choices")]
     reasoning = "".join(d.get("reasoning_content") or "" for d in deltas)
     content = "".join(d.get("content") or "" for d in deltas)
@@ -132,6 +132,45 @@ def test_streamed_completion_sends_reasoning_then_content_then_sources(make_clie
     assert all(not d.get("content") for d in deltas[:first_content])
     assert [c["event"]["type"] for c in chunks if "event" in c] == ["source", "source"]
     assert next(c for c in chunks if "sources" in c)["sources"][0]["number"] == 1
+
+
+def _sse(response) -> list[dict]:
+    """The JSON chunks of an OpenAI stream, which must end with `data: [DONE]` and nothing after it."""
+    lines = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]", lines[-3:]
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def test_a_stream_ends_with_stop_then_done(make_client):
+    with make_client().stream("POST", "/v1/chat/completions", json=_ask(stream=True)) as r:
+        chunks = _sse(r)
+    reasons = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
+    assert reasons[-1] == "stop"
+    assert reasons.count("stop") == 1
+
+
+def test_a_stream_whose_llm_dies_says_it_did_not_complete(make_client):
+    client = make_client(llm=FakeChatGenerator(error=ConnectionError("refused")))
+    with client.stream("POST", "/v1/chat/completions", json=_ask(stream=True)) as r:
+        assert r.status_code == 200  # the headers went out before the LLM was called
+        chunks = _sse(r)
+    reasons = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
+    assert reasons[-1] == "error"
+    assert "stop" not in reasons
+    assert any("service_error" in c for c in chunks)
+
+
+async def test_a_stream_that_breaks_after_its_headers_ends_with_an_error_and_done():
+    async def breaking():
+        yield "data: {}\n\n"
+        raise RuntimeError("the graph broke")
+
+    parts = [part async for part in ended_stream(breaking(), "rag-1", "rag")]
+    assert parts[0] == "data: {}\n\n"
+    error = json.loads(parts[1].removeprefix("data: "))["error"]
+    assert "RuntimeError" in error["message"]
+    assert json.loads(parts[2].removeprefix("data: "))["choices"][0]["finish_reason"] == "error"
+    assert parts[3] == "data: [DONE]\n\n"
 
 
 def test_use_rag_false_answers_in_chat_mode(make_client):

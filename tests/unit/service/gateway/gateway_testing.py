@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
 
 from bench.security import TestIssuer
@@ -61,6 +61,23 @@ def build_app(settings: Settings) -> FastAPI:
         body = await request.json()
         calls["n"] += 1
         return {"model": body["model"], "run": calls["n"]}
+
+    @app.post("/upload/run")
+    async def upload(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        calls["n"] += 1
+        return {"files": [f.filename for f in form.getlist("files")], "run": calls["n"]}
+
+    @app.websocket("/askai/ws")
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                question = await websocket.receive_json()
+                calls["n"] += 1
+                await websocket.send_json({"type": "done", "answer": question["question"], "run": calls["n"]})
+        except WebSocketDisconnect:
+            return
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
