@@ -15,7 +15,13 @@ Attacks: no token, malformed, `alg: none`, HS256 signed with the issuer's public
 them: the JWKS is fetched again at most once per cooldown), expired, not yet valid, wrong issuer, wrong audience, a
 claim changed after signing, an oversized token, an oversized header, a filter that widens the caller's scope, the
 same question cached for another user, Hayhooks' admin routes and the OpenAPI schema, the WebSocket without a token,
-a burst past the rate limit, `/ready` without credentials.
+a burst past the rate limit, `/ready` without credentials; filters no store can apply (a 422, streamed or not),
+a cross-origin preflight and a JSON body sent as text/plain, a WebSocket from another origin, socket messages with a
+forbidden filter, an oversized history, past the rate limit, a socket outliving its token; uploads without the role,
+front matter claiming another affair, the same name from two users, a half-refused batch, an ordinary PDF past the
+JSON limit and a body past the upload limit; conversion bombs (a CSV with a very wide first row, a YAML alias bomb in
+front matter, a DOCX that inflates past the bound) with the answers a normal client gets meanwhile; failed
+authentications from one address past its limit. Streams end with `data: [DONE]`.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ import argparse
 import base64
 import hashlib
 import hmac
+import io
 import json
 import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +62,7 @@ ISSUER = "https://issuer.probe.test/realms/btp"
 AUDIENCE = "rag-service"
 JWKS_COOLDOWN_SECONDS = 10.0
 REQUESTS_PER_MINUTE = 30
+UNAUTHENTICATED_PER_MINUTE = 60  # per address; the probe's own refused tokens count too: its attack runs last
 IN_SCOPE_QUESTION = "Quel est le montant HT du marché de l'affaire A2458 ?"
 OUT_OF_SCOPE_QUESTION = "Combien de réserves ont été émises à la réception du collecteur B1037 ?"
 SCOPE_RULES = [
@@ -193,7 +202,14 @@ def probe_config(config: dict[str, Any], jwks_url: str, port: int) -> dict[str, 
         },
     )
     config["access"]["rules"] = SCOPE_RULES
-    config["rate_limit"] = {"backend": "memory", "requests_per_minute": REQUESTS_PER_MINUTE, "concurrent_streams": 2}
+    config["rate_limit"] = {
+        "backend": "memory",
+        "requests_per_minute": REQUESTS_PER_MINUTE,
+        "concurrent_streams": 2,
+        "unauthenticated_per_minute": UNAUTHENTICATED_PER_MINUTE,
+    }
+    config["auth"]["upload_role"] = "uploader"
+    config["access"]["upload_meta"] = {"uploaded_by": {"claim": "name"}}
     config["cache"]["backend"] = "memory"
     return config
 
@@ -417,6 +433,271 @@ class Probe:
         has_detail = "detail" in detailed.text
         self.row("/ready with the admin role", "details", "details" if has_detail else "no details", has_detail)
 
+    # -- filters, origins and body types
+    def filters(self) -> None:
+        alice = self.issuer.user("alice-filters", ["admin"])
+        null = {"field": "meta.lot", "operator": "==", "value": None}
+        self.status(
+            "filter meta.lot == null (/askai/query)",
+            422,
+            lambda: self.client.post(
+                "/askai/query", json={"question": IN_SCOPE_QUESTION, "filters": null}, headers=_bearer(alice)
+            ),
+        )
+        body = {
+            "model": "rag",
+            "stream": True,
+            "messages": [{"role": "user", "content": IN_SCOPE_QUESTION}],
+            "filters": {"field": "meta.date", "operator": ">", "value": "abc"},
+        }
+        self.status(
+            "filter meta.date > 'abc' (streamed)",
+            422,
+            lambda: self.client.post("/v1/chat/completions", json=body, headers=_bearer(alice)),
+        )
+        with self.client.stream(
+            "POST", "/v1/chat/completions", json={**body, "filters": None, "max_tokens": 2}, headers=_bearer(alice)
+        ) as response:
+            lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+        last = lines[-1] if lines else "nothing"
+        self.row("a stream's last line (control)", "data: [DONE]", last[:40], last == "data: [DONE]")
+
+    def origins(self) -> None:
+        alice = self.issuer.user("alice-origin", ["conducteur"], ["A2458"])
+        preflight = self.client.options(
+            "/v1/chat/completions",
+            headers={
+                "origin": "https://evil.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization,content-type",
+            },
+        )
+        allowed = preflight.headers.get("access-control-allow-origin")
+        self.row("CORS preflight from https://evil.example", "no allow-origin", allowed or "none", allowed is None)
+        as_text = {"model": "rag", "messages": [{"role": "user", "content": IN_SCOPE_QUESTION}]}
+        self.status(
+            "JSON body sent as text/plain (no preflight)",
+            415,
+            lambda: self.client.post(
+                "/v1/chat/completions",
+                content=json.dumps(as_text).encode(),
+                headers={**_bearer(alice), "content-type": "text/plain"},
+            ),
+        )
+        self.row(*self._socket_closed("WebSocket from another origin (valid token)", alice, "https://evil.example"))
+
+    # -- the WebSocket, message by message
+    def _ws(self, token: str, origin: str | None = None) -> Any:
+        url = self.url.replace("http://", "ws://") + f"/askai/ws?access_token={token}"
+        return connect(url, open_timeout=10, origin=origin, max_size=2**24)  # type: ignore[arg-type]
+
+    def _socket_closed(self, attack: str, token: str, origin: str | None) -> tuple[str, str, str, bool]:
+        try:
+            with self._ws(token, origin) as ws:
+                ws.send(json.dumps({"question": IN_SCOPE_QUESTION}))
+                ws.recv(timeout=30)
+            return attack, "closed 1008", "accepted", False
+        except ConnectionClosed as e:
+            code = e.rcvd.code if e.rcvd else None
+            return attack, "closed 1008", f"closed {code}", code == 1008
+        except InvalidStatus as e:
+            return attack, "closed 1008", f"HTTP {e.response.status_code}", e.response.status_code == 403
+
+    def socket_messages(self) -> None:
+        dora = self.issuer.user("dora-ws", ["conducteur"], ["A2458"])
+
+        def first_reply(message: dict[str, Any]) -> str:
+            try:
+                with self._ws(dora) as ws:
+                    ws.send(json.dumps(message))
+                    reply = json.loads(ws.recv(timeout=60))
+                return f"{reply.get('type')} {reply.get('status', '')}".strip()
+            except ConnectionClosed as e:
+                return f"closed {e.rcvd.code if e.rcvd else None}"
+
+        forbidden = {
+            "question": IN_SCOPE_QUESTION,
+            "filters": {"field": "meta.file_path", "operator": "==", "value": "x"},
+        }
+        got = first_reply(forbidden)
+        self.row("socket message filtering on meta.file_path", "error 422", got, got == "error 422")
+        history = [{"role": "user", "content": "x" * 15_000}] * 140  # 2 MB, each turn under the message limit
+        got = first_reply({"question": IN_SCOPE_QUESTION, "history": history})
+        self.row(
+            "socket message with a 2 MB history", "closed 1009 (or error 413)", got, got in {"closed 1009", "error 413"}
+        )
+        flooder = self.issuer.user("ws-flooder", ["conducteur"], ["A2458"])
+        refused = None
+        with self._ws(flooder) as ws:
+            for i in range(REQUESTS_PER_MINUTE + 1):
+                ws.send(
+                    json.dumps({"question": "x", "filters": {"field": "meta.lot", "operator": "==", "value": None}})
+                )
+                reply = json.loads(ws.recv(timeout=60))
+                ws.recv(timeout=60)  # done
+                if reply.get("status") == 429:
+                    refused = i + 1
+                    break
+        # invalid questions are refused before they count: the limit is on questions that reach a graph
+        self.row(
+            f"{REQUESTS_PER_MINUTE + 1} refused socket messages",
+            "none counted (422 each)",
+            f"429 at message {refused}" if refused else "422 each",
+            refused is None,
+        )
+        for _ in range(REQUESTS_PER_MINUTE - 1):  # the minute's requests spent over HTTP, cheaply
+            self.models(flooder)
+        replies = []
+        with self._ws(flooder) as ws:
+            for _ in range(2):
+                ws.send(json.dumps({"question": "Bonjour", "max_tokens": 1, "use_rag": False}))
+                while True:
+                    reply = json.loads(ws.recv(timeout=600))
+                    replies.append(reply.get("status"))
+                    if reply.get("type") == "done":
+                        break
+        self.row(
+            f"{REQUESTS_PER_MINUTE - 1} HTTP requests, then 2 socket questions",
+            "the second refused 429",
+            "429" if 429 in replies else "both answered",
+            429 in replies,
+        )
+        short = self.issuer.user("eve-short", ["conducteur"], ["A2458"], exp=int(time.time()) + 3)
+        try:
+            with self._ws(short) as ws:
+                time.sleep(4)
+                ws.send(json.dumps({"question": IN_SCOPE_QUESTION}))
+                ws.recv(timeout=30)
+            got, ok = "still open", False
+        except ConnectionClosed as e:
+            code = e.rcvd.code if e.rcvd else None
+            got, ok = f"closed {code}", code == 1008
+        self.row("a socket whose token expired (3 s)", "closed 1008", got, ok)
+
+    # -- uploads
+    def _upload(self, token: str, *files: tuple[str, bytes]) -> httpx.Response:
+        parts = [("files", (name, content, "application/octet-stream")) for name, content in files]
+        return self.client.post("/upload/run", files=parts, headers=_bearer(token), timeout=600)
+
+    def uploads(self) -> None:
+        reader = self.issuer.user("lea-reader", ["conducteur"], ["A2458"])
+        self.status("upload without the upload role", 403, lambda: self._upload(reader, ("a.md", b"# A\n\nTexte.")))
+        mallory = self.issuer.user("mallory", ["conducteur", "uploader"], ["A2458"])
+        bob = self.issuer.user("bob-b1037", ["conducteur"], ["B1037"])
+        planted = (
+            "---\ncode_affaire: B1037\ntitle: Consigne\n---\n# Consigne de chantier\n\n"
+            "Le mot de passe du portail du collecteur B1037 est zèbre-quartz-491, consigne validée par le SIEAL.\n"
+        )
+        uploaded = self._upload(mallory, ("consigne.md", planted.encode()))
+        question = "Quel est le mot de passe du portail du collecteur B1037 ?"
+        seen = _rag(self.client, bob, question)
+        planted_seen = [s for s in seen.json().get("sources", []) if "consigne.md" in str(s.get("source"))]
+        self.row(
+            "upload whose front matter claims affair B1037",
+            "200; not among B1037's sources",
+            f"{uploaded.status_code}; {len(planted_seen)} seen by B1037",
+            uploaded.status_code == 200 and seen.status_code == 200 and not planted_seen,
+        )
+        admin = self.issuer.user("root-upload", ["admin", "uploader"])
+        found = _rag(self.client, admin, question)
+        found_planted = [s for s in found.json().get("sources", []) if "consigne.md" in str(s.get("source"))]
+        self.row(
+            "the same upload asked by an admin (control)",
+            "among the sources",
+            f"{found.status_code}; {len(found_planted)} passages",
+            found.status_code == 200 and bool(found_planted),
+        )
+        other = self._upload(admin, ("consigne.md", b"# Consigne\n\nUne autre consigne, celle de l'administrateur.\n"))
+        sources = sorted(other.json().get("result", {}).get("file_chunks", {})) if other.status_code == 200 else []
+        self.row(
+            "the same file name from a second user",
+            "a document of its own",
+            ", ".join(sources) or str(other.status_code),
+            sources == ["user-root-upload/consigne.md"],
+        )
+        half = self._upload(admin, ("lot.md", b"# Lot\n\nTexte du lot."), ("plan.dwg", b"x"))
+        again = self._upload(admin, ("lot.md", b"# Lot\n\nTexte du lot."))
+        added = again.json().get("result", {}).get("added", []) if again.status_code == 200 else []
+        self.row(
+            "a batch whose second file is refused",
+            "400, nothing saved",
+            f"{half.status_code}; later upload of the first: {'added' if added else 'not new'}",
+            half.status_code == 400 and added == ["user-root-upload/lot.md"],
+        )
+        blank = b"\n" * 300_000  # an ordinary size for a PDF, past the 256 KiB of a JSON body
+        self.status("an upload of 300 KB (past the JSON limit)", 200, lambda: self._upload(admin, ("blanc.md", blank)))
+        limit = 52_428_800
+        self.status(
+            "an upload past the upload limit (50 MB)",
+            413,
+            lambda: self._upload(admin, ("gros.md", b"x" * (limit + 1))),
+        )
+
+    def bombs(self) -> None:
+        admin = self.issuer.user("root-bombs", ["admin", "uploader"])
+        wide = ("," * 100_000 + "\n" + "a\n" * 3_000).encode()  # 6 KB: 3e8 cells once padded
+        alias = (
+            "---\na: &a [x,x,x,x,x,x,x,x,x,x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+                f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+                for i in range(8)
+            )
+            + "---\nTexte.\n"
+        )
+        bombs = [("large.csv", wide), ("alias.md", alias.encode()), ("gonfle.docx", _inflating_docx())]
+        during: list[float] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            with httpx.Client(base_url=self.url, timeout=60) as client:
+                while not stop.is_set():
+                    watcher = self.issuer.user(f"watcher-{len(during)}", ["admin"])  # one each: no rate limit met
+                    started = time.monotonic()
+                    ok = client.get("/v1/models", headers=_bearer(watcher)).status_code == 200
+                    during.append(time.monotonic() - started if ok else float("inf"))
+                    time.sleep(0.5)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        try:
+            for name, content in bombs:
+                response = self._upload(admin, (name, content))
+                result = response.json().get("result", {}) if response.status_code == 200 else {}
+                source = f"user-root-bombs/{name}"
+                failed = result.get("failed", {}).get(source)
+                chunks = result.get("file_chunks", {}).get(source, 0)
+                verdict = f"failed: {failed[:60]}" if failed else f"{chunks} chunks" if chunks else "no text"
+                bounded = bool(failed) or (name == "large.csv" and chunks < 200) or (name == "alias.md" and chunks <= 2)
+                self.row(
+                    f"bomb: {name} ({len(content) // 1024} KB)",
+                    "refused or bounded",
+                    f"{response.status_code}, {verdict}",
+                    response.status_code == 200 and bounded,
+                )
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        served = [d for d in during if d != float("inf")]
+        worst = max(served) if served else float("inf")
+        self.row(
+            "a normal client during the bombs",
+            "every request answered",
+            f"{len(served)}/{len(during)} answered, slowest {worst:.2f} s",
+            bool(during) and len(served) == len(during),
+        )
+
+    def addresses(self) -> None:
+        """Last: it spends this address's budget of unauthenticated requests for the minute."""
+        statuses = [self.models("not-a-token").status_code for _ in range(UNAUTHENTICATED_PER_MINUTE + 1)]
+        late = self.models(self.issuer.user("alice-late", ["conducteur"], ["A2458"]))
+        self.row(
+            f"{UNAUTHENTICATED_PER_MINUTE + 1} failed authentications from one address, then a good token",
+            "429 before credentials are read",
+            f"{statuses[-1]}, then {late.status_code}",
+            statuses[-1] == 429 and late.status_code == 429,
+        )
+
     def run(self, burst: int) -> list[Row]:
         self.tokens()
         self.unknown_kids(burst)
@@ -425,14 +706,36 @@ class Probe:
         self.readiness()
         self.scope()
         self.cache()
+        self.filters()
+        self.origins()
+        self.socket_messages()
+        self.uploads()
+        self.bombs()
         self.rate_limit()
+        self.addresses()
         return self.rows
+
+
+def _inflating_docx() -> bytes:
+    """A small DOCX whose document part inflates to 600 MB of zeros (past indexing.limits.max_inflated_mb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        )
+        with z.open("word/document.xml", "w", force_zip64=True) as part:
+            zeros = b"\0" * (1 << 20)
+            for _ in range(600):
+                part.write(zeros)
+    return buffer.getvalue()
 
 
 def run_probe(data_dir: str, config: dict[str, Any], workdir: Path, burst: int = 20) -> list[Row]:
     """Start the issuer and the service, probe, stop them. :returns: the table's rows."""
     issuer = TestIssuer().add_rsa("k1")
     with issuer.serve() as jwks_url:
+        config.setdefault("indexing", {})["upload_dir"] = str(workdir / "uploads")
         served = ServedCopy(probe_config(config, jwks_url, free_port()), data_dir, workdir)
         try:
             return Probe(served.url, issuer, data_dir).run(burst)

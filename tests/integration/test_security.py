@@ -49,7 +49,7 @@ def test_every_attack_of_the_probe_is_refused(local_llm, indexed_data_dir, tmp_p
     rows = run_probe(str(indexed_data_dir), base_config(), tmp_path)
     print("\n" + table(rows))
     assert [r.attack for r in rows if not r.ok] == [], table(rows)
-    assert len(rows) >= 24
+    assert len(rows) >= 48
 
 
 def test_a_graph_run_outside_a_request_in_the_served_app_sees_no_document(indexed_data_dir, tmp_path):
