@@ -189,7 +189,7 @@ def test_upload_endpoint_indexes_files_into_the_servers_stores(tmp_path):
         done = httpx.post(f"{service.base_url}/upload/run", files=files, timeout=600)
         assert done.status_code == 200, done.text
         result = done.json()["result"]
-        assert result["added"] == ["collecteur_B1037.txt"]
+        assert result["added"] == ["dev-dev/collecteur_B1037.txt"]  # the uploader's own folder (dev mode: dev)
         assert result["chunks"] >= 1
         again = httpx.post(f"{service.base_url}/upload/run", files=files, timeout=600).json()["result"]
         assert again["unchanged"] == 1
