@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from haystack import Document, Pipeline
@@ -32,6 +33,8 @@ from components.builders.reasoning import ReasoningStreamParser
 from components.builders.standalone_question import StandaloneQuestionBuilder
 from components.builders.statement_citer import StreamingStatementCiter
 from components.generators.repetition_guard import StopGeneration
+
+logger = logging.getLogger(__name__)
 
 EventType = Literal["context", "thinking", "response", "answer", "error", "done"]
 Mode = Literal["rag", "chat"]
@@ -181,10 +184,11 @@ class _StreamRouter:
         return self._events(self.parser.feed(chunk.content))
 
     def close(self) -> list[Event]:
+        # A model that never leaves the reasoning the prompt opened has answered nothing: its text stays reasoning
+        # (the answer builder says `reasoning_unclosed`, and the caller asks again without reasoning).
         events = self._events(self.parser.close())
         if self.starts_in_thinking and not self.answered and self.thinking_text.strip():
-            # The model never left the reasoning the prompt opened: its text is its answer (as split_reasoning says).
-            events.extend(self._events([("answer", self.thinking_text.strip())]))
+            return events  # nothing answered: no refusal either, the question is asked again
         if self.citations is not None:
             rest = self.citations.close()
             if rest:
@@ -288,6 +292,28 @@ async def _run_streaming(
                 await task
 
 
+async def _reasked_when_reasoning_stays_open(
+    run: Callable[[GenerationOptions], AsyncIterator[Event]], options: GenerationOptions
+) -> AsyncIterator[Event]:
+    """
+    The events of `run(options)`; when the model wrote only the reasoning the prompt opened for it (a small model
+    that ignores the `<thinking>`/`<answer>` format), its reasoning stays reasoning and the question is asked once
+    more without it: that reply is the answer, the first one's reasoning its `thinking`.
+    """
+    thinking = None
+    async with contextlib.aclosing(run(options)) as events:
+        async for event in events:
+            if event.type == "answer" and event.data.get("reasoning_unclosed"):
+                thinking = event.data.get("thinking", "")
+                break
+            yield event
+    if thinking is None:
+        return
+    logger.warning("The model did not close its reasoning: the question is asked again without reasoning")
+    async for event in run(replace(options, prompted_thinking=False)):
+        yield Event("answer", {**event.data, "thinking": thinking}) if event.type == "answer" else event
+
+
 def rewrite_inputs(query: str, options: GenerationOptions, max_tokens: int = 64) -> dict[str, Any]:
     """The `question_rewrite` graph's inputs, by name: a short, greedy rewrite, never reasoned."""
     return {
@@ -337,15 +363,15 @@ async def rag_events(
     standalone = await standalone_question(rewriter, question, options, rewrite_max_tokens)
     with_text = bool(options.include_passage_text)
     sent_context = False
-    events = _run_streaming(
-        pipeline,
-        rag_inputs(standalone, filters, options),
-        {ANSWER_NODE},
-        RAG_SOURCES_NODE,
-        options,
-    )
-    async for event in events:
+
+    def run(attempt: GenerationOptions) -> AsyncIterator[Event]:
+        inputs = rag_inputs(standalone, filters, attempt)
+        return _run_streaming(pipeline, inputs, {ANSWER_NODE}, RAG_SOURCES_NODE, attempt)
+
+    async for event in _reasked_when_reasoning_stays_open(run, options):
         if event.type == "context":
+            if sent_context:  # asked again: the same passages, already sent
+                continue
             sent_context = True
             sources = source_summaries(event.data["documents"], with_text)
             yield Event("context", {"mode": "rag", "question": standalone, "sources": sources})
@@ -388,8 +414,11 @@ async def chat_events(
     options = options or GenerationOptions()
     question = next((m.text for m in reversed(messages) if m.is_from("user")), None)
     yield Event("context", {"mode": "chat", "question": question, "sources": []})
-    events = _run_streaming(pipeline, chat_inputs(messages, options), {ANSWER_NODE}, None, options)
-    async for event in events:
+
+    def run(attempt: GenerationOptions) -> AsyncIterator[Event]:
+        return _run_streaming(pipeline, chat_inputs(messages, attempt), {ANSWER_NODE}, None, attempt)
+
+    async for event in _reasked_when_reasoning_stays_open(run, options):
         if event.type == "answer":
             thinking = event.data["thinking"] if options.enable_thinking else ""
             yield Event("answer", Answer(event.data["answer"], [], "chat", [], thinking))

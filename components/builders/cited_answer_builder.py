@@ -11,7 +11,7 @@ from components.builders.citations import CITATION_GROUP, CitationStreamFilter, 
 from components.builders.closest_extract import closest_extract
 from components.builders.context_formatter import section_path
 from components.builders.grounding import NameGrounding
-from components.builders.reasoning import split_reply
+from components.builders.reasoning import reasoning_unclosed, split_reply
 from components.builders.statement_citer import NOT_IN_DOCUMENTS, StatementCiter, StreamingStatementCiter
 from components.document_meta import passage_texts
 from components.inline_async import runs_inline
@@ -110,6 +110,7 @@ class CitedAnswerBuilder:
         invalid_citations=list[int],
         unsupported=list[str],
         left_out=list[str],
+        reasoning_unclosed=bool,
     )
     def run(
         self,
@@ -137,7 +138,9 @@ class CitedAnswerBuilder:
         :returns: `answer` (text with valid citations only), `thinking` (the reasoning, empty if none), `sources`
             (one per passage, numbered, with a `cited` flag), `invalid_citations` (numbers the model cited that
             point at no passage), `unsupported` (the statements no passage supports, shown uncited) and `left_out`
-            (the statements left out because their figures come from documents about something else).
+            (the statements left out because their figures come from documents about something else);
+            `reasoning_unclosed` when the model wrote only the reasoning the prompt opened (no answer: ask again
+            without reasoning).
         """
         with_text = self.include_passage_text if include_passage_text is None else include_passage_text
         if replies is None:
@@ -151,6 +154,17 @@ class CitedAnswerBuilder:
                 "left_out": [],
             }
         thinking, text = split_reply(replies[0] if replies else None, prompted_thinking)
+        if reasoning_unclosed(thinking, text, prompted_thinking):
+            sources = [source_entry(i, doc, cited=False, with_text=with_text) for i, doc in enumerate(documents, 1)]
+            return {
+                "answer": "",
+                "thinking": thinking,
+                "sources": sources,
+                "invalid_citations": [],
+                "unsupported": [],
+                "left_out": [],
+                "reasoning_unclosed": True,
+            }
         answer, cited, invalid = check_citations(text, len(documents))
         if not self.cite_statements:
             sources = [source_entry(i, doc, i in cited, with_text=with_text) for i, doc in enumerate(documents, 1)]

@@ -93,10 +93,10 @@ def split_reasoning(text: str, starts_in_thinking: bool = False) -> tuple[str, s
     A finished reply as (thinking, answer).
 
     A closing `</think>` with no opening tag before it means the template opened the reasoning: what precedes it
-    is reasoning too. When the prompt opened the reasoning (`starts_in_thinking`) and the model never closed it,
-    its text is also the answer (a small model that ignores the format has answered in it).
+    is reasoning too. When the prompt opened the reasoning (`starts_in_thinking`) and the model never closed it, all
+    of it is reasoning and the answer is empty (`reasoning_unclosed`): the caller asks again without reasoning, it
+    never shows reasoning as the answer.
     """
-    prefilled = starts_in_thinking
     lowered = text.lower()
     close = min((i for i in (lowered.find("</think>"), lowered.find("</thinking>")) if i >= 0), default=-1)
     opened = min((i for i in (lowered.find("<think>"), lowered.find("<thinking>")) if i >= 0), default=-1)
@@ -106,10 +106,12 @@ def split_reasoning(text: str, starts_in_thinking: bool = False) -> tuple[str, s
     parts = {"thinking": "", "answer": ""}
     for part, piece in [*parser.feed(text), *parser.close()]:
         parts[part] += piece
-    thinking, answer = parts["thinking"].strip(), parts["answer"].strip()
-    if prefilled and not answer:
-        answer = thinking  # the model never left the reasoning it was started in: its text is all it answered
-    return thinking, answer
+    return parts["thinking"].strip(), parts["answer"].strip()
+
+
+def reasoning_unclosed(thinking: str, answer: str, prompted_thinking: bool) -> bool:
+    """The prompt opened the reasoning and the model wrote only reasoning: no answer to show."""
+    return prompted_thinking and not answer and bool(thinking)
 
 
 def split_reply(reply: ChatMessage | None, starts_in_thinking: bool = False) -> tuple[str, str]:

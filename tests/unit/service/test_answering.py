@@ -72,8 +72,9 @@ class ScriptedChatGenerator:
     text; or raises.
     """
 
-    def __init__(self, chunks: list[str], error: Exception | None = None) -> None:
+    def __init__(self, chunks: list[str], error: Exception | None = None, then: list[str] | None = None) -> None:
         self.chunks, self.reply, self.error, self.prompts, self.calls = chunks, "".join(chunks), error, [], []
+        self.then = then  # the chunks of the next call, if any
 
     @component.output_types(replies=list[ChatMessage])
     def run(
@@ -111,6 +112,8 @@ class ScriptedChatGenerator:
         )
         if self.error:
             raise self.error
+        if self.prompts[:-1] and self.then is not None:
+            self.chunks, self.reply, self.then = self.then, "".join(self.then), None
         self.sent = 0
         for chunk in self.chunks if streaming_callback is not None else []:
             self.sent += 1
@@ -445,14 +448,27 @@ def test_the_refusal_is_the_graph_s_own_answer(rag):
     assert llm.prompts == []
 
 
-async def test_prompted_reasoning_never_closed_is_also_the_answer(rag):
-    llm = ScriptedChatGenerator(["Le délai est de ", "3 mois [1]."])
-    options = GenerationOptions(enable_thinking=True, prompted_thinking=True)
+@pytest.mark.parametrize("stream_tokens", [True, False])
+async def test_prompted_reasoning_never_closed_stays_reasoning_and_the_question_is_asked_again(rag, stream_tokens):
+    llm = ScriptedChatGenerator(
+        ["Repérez les extraits ", "utiles : [1] dit 3 mois."], then=["Le délai est ", "de 3 mois [1]."]
+    )
+    options = GenerationOptions(enable_thinking=True, prompted_thinking=True, stream_tokens=stream_tokens)
     events = await _all(rag_events(rag(llm), QUESTION, options=options))
-    assert "".join(e.data for e in events if e.type == "thinking") == "Le délai est de 3 mois [1]."
-    assert "".join(e.data for e in events if e.type == "response") == "Le délai est de 3 mois [1]."
+    shown = "".join(e.data for e in events if e.type == "response")
     answer = next(e for e in events if e.type == "answer").data
     assert answer.answer == "Le délai est de 3 mois [1]."
+    assert "Repérez" not in shown + answer.answer  # the reasoning never reaches the answer
+    if stream_tokens:
+        assert shown == "Le délai est de 3 mois [1]."
+        assert (
+            "".join(e.data for e in events if e.type == "thinking") == "Repérez les extraits utiles : [1] dit 3 mois."
+        )
+    assert answer.thinking == "Repérez les extraits utiles : [1] dit 3 mois."
+    assert [e.type for e in events].count("context") == 1
+    assert len(llm.prompts) == 2
+    assert llm.prompts[0][-1].is_from("assistant")  # the first prompt opened the reasoning
+    assert llm.prompts[1][-1].is_from("user")  # the second asks for the answer alone
 
 
 async def test_a_question_the_passages_do_not_cover_keeps_the_sources_and_skips_the_llm(rag):

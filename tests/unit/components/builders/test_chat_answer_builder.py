@@ -19,13 +19,21 @@ def test_from_dict():
 
 def test_run_is_the_reply_text():
     reply = ChatMessage.from_assistant("Un DOE est le dossier des ouvrages exécutés.")
-    assert ChatAnswerBuilder().run(replies=[reply]) == {"answer": reply.text, "thinking": ""}
+    assert ChatAnswerBuilder().run(replies=[reply]) == {
+        "answer": reply.text,
+        "thinking": "",
+        "reasoning_unclosed": False,
+    }
 
 
 def test_run_sets_the_reasoning_apart():
     text = "<think>Le sigle DOE.</think>Le dossier des ouvrages exécutés."
     out = ChatAnswerBuilder().run(replies=[ChatMessage.from_assistant(text)])
-    assert out == {"answer": "Le dossier des ouvrages exécutés.", "thinking": "Le sigle DOE."}
+    assert out == {
+        "answer": "Le dossier des ouvrages exécutés.",
+        "thinking": "Le sigle DOE.",
+        "reasoning_unclosed": False,
+    }
 
 
 def test_run_with_prompted_thinking_and_the_generator_reasoning_field():
@@ -33,8 +41,8 @@ def test_run_with_prompted_thinking_and_the_generator_reasoning_field():
         "Je cherche.</thinking><answer>Le dossier.</answer>", reasoning=ReasoningContent(reasoning_text="Champ.")
     )
     out = ChatAnswerBuilder().run(replies=[reply], prompted_thinking=True)
-    assert out == {"answer": "Le dossier.", "thinking": "Champ.\nJe cherche."}
+    assert out == {"answer": "Le dossier.", "thinking": "Champ.\nJe cherche.", "reasoning_unclosed": False}
 
 
 def test_run_without_a_reply_is_empty():
-    assert ChatAnswerBuilder().run(replies=[]) == {"answer": "", "thinking": ""}
+    assert ChatAnswerBuilder().run(replies=[]) == {"answer": "", "thinking": "", "reasoning_unclosed": False}

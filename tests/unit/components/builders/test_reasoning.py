@@ -1,6 +1,6 @@
 import pytest
 
-from components.builders.reasoning import ReasoningStreamParser, split_reasoning
+from components.builders.reasoning import ReasoningStreamParser, reasoning_unclosed, split_reasoning
 
 pytestmark = pytest.mark.unit
 
@@ -61,6 +61,9 @@ def test_split_reasoning_without_reasoning():
     assert split_reasoning("  réponse  ") == ("", "réponse")
 
 
-def test_split_reasoning_prefilled_and_never_closed_is_also_the_answer():
-    assert split_reasoning("Trois mois [1].", starts_in_thinking=True) == ("Trois mois [1].", "Trois mois [1].")
+def test_split_reasoning_prefilled_and_never_closed_is_reasoning_only():
+    assert split_reasoning("Trois mois [1].", starts_in_thinking=True) == ("Trois mois [1].", "")
+    assert reasoning_unclosed("Trois mois [1].", "", prompted_thinking=True)
+    assert not reasoning_unclosed("", "", prompted_thinking=True)  # nothing at all: the empty reply's refusal
+    assert not reasoning_unclosed("Trois mois.", "", prompted_thinking=False)
     assert split_reasoning("a</thinking><answer>b</answer>", starts_in_thinking=True) == ("a", "b")
