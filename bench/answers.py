@@ -316,6 +316,16 @@ class Result:
     ttft: float | None = None
     ttlt: float = 0.0
     answer_tokens: int = 0
+    thinking: str = ""
+
+    @property
+    def reasoning_in_answer(self) -> bool:
+        """The answer shows reasoning: a reasoning tag, or the reasoning's opening words."""
+        lowered = self.answer.lower()
+        if any(tag in lowered for tag in ("<thinking>", "</thinking>", "<think>", "</think>", "<answer>")):
+            return True
+        opening = " ".join(self.thinking.split()[:8])
+        return len(opening) > 20 and normalize(opening) in normalize(self.answer)
 
     @property
     def refused(self) -> bool:
@@ -384,6 +394,8 @@ class Result:
 
 
 class Variant:
+    thinking = False  # --thinking: every question asked with reasoning on (`rag-thinking`)
+
     def __init__(self, name: str, overrides: dict[str, Any]) -> None:
         self.name, self.overrides = name, overrides
         self.settings = Settings(**config_with(overrides))
@@ -406,6 +418,7 @@ class Variant:
             turns += [ChatMessage.from_user(user), ChatMessage.from_assistant(assistant)]
         return GenerationOptions(
             backend=None,
+            enable_thinking=self.thinking,
             prompted_thinking=backend.thinking == "prompted",
             include_passage_text=True,
             history=turns,
@@ -430,6 +443,7 @@ async def ask(rag: Any, rewriter: Any, variant: Variant, case: Case, count_token
             result.ttft = now if result.ttft is None else result.ttft
         elif event.type == "answer":
             result.answer, result.sources = event.data.answer, event.data.sources
+            result.thinking = event.data.thinking
             result.unsupported = list(event.data.unsupported)
         elif event.type == "error":
             result.error = str(event.data)
@@ -489,6 +503,10 @@ def suite_rows(suite: str, results: list[Result]) -> list[tuple[str, str]]:
     if unanswerable:
         rows.append(("unanswerable: refused", share(sum(r.refused for r in unanswerable), len(unanswerable))))
     rows.append(("answers with a figure in no passage", share(sum(bool(r.invented_figures) for r in ok), len(ok))))
+    if any(r.thinking for r in ok):
+        rows.append(
+            ("with reasoning: reasoning shown in the answer", share(sum(r.reasoning_in_answer for r in ok), len(ok)))
+        )
     answered = [r for r in ok if not r.refused]
     good = [r for r in answerable if (r.right if r.case.key_facts else r.contained)]
     rows.append(("answers with ≥1 citation", share(sum(bool(r.cited) for r in answered), len(answered))))
@@ -656,6 +674,7 @@ async def run(args: argparse.Namespace) -> None:
                         "invented_figures": result.invented_figures,
                         "ttft": result.ttft,
                         "ttlt": result.ttlt,
+                        "thinking": result.thinking,
                         "facts": result.facts,
                         "unsupported": result.unsupported,
                         "sources": [
@@ -696,6 +715,7 @@ def table_from(path: Path) -> None:
             row["ttft"],
             row["ttlt"],
             row.get("answer_tokens", 0),
+            row.get("thinking") or "",
         )
         columns.setdefault(row["variant"], {}).setdefault(row["suite"], []).append(result)
     suites = [s for s in SUITES if any(s in c for c in columns.values())]
@@ -716,7 +736,9 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=Path("/dev/shm"))  # noqa: S108 (a benchmark scratch dir)
     parser.add_argument("--out", help="write every answer as JSON here")
     parser.add_argument("--table-from", type=Path, metavar="FILE", help="print the table of a recorded --out file")
+    parser.add_argument("--thinking", action="store_true", help="ask with reasoning on (the `rag-thinking` model)")
     args = parser.parse_args()
+    Variant.thinking = args.thinking
     if args.table_from:
         table_from(args.table_from)
         return
