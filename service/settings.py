@@ -298,6 +298,9 @@ class ContextSettings(_Section):
     key_lines: int = Field(ge=0, le=20)
     key_lines_only: list[str]
     key_rows_as_fields: bool
+    key_cells: bool
+    versions: bool
+    version_markers: dict[str, str] | None = None  # None: components.builders.document_versions' defaults
 
 
 class AnswerabilitySettings(_Section):

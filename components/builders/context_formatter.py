@@ -11,6 +11,7 @@ from typing import Any
 
 from haystack import Document, component
 
+from components.builders.document_versions import DocumentVersions
 from components.builders.token_budget import TokenBudget
 from components.classifiers.query_classifier import QUERY_CLASSES
 from components.document_meta import SOURCE_KEYS, TITLE_KEYS, document_key, first_value
@@ -89,6 +90,9 @@ class ContextFormatter:
         key_lines: int = 0,
         key_lines_only: list[str] | None = None,
         key_rows_as_fields: bool = False,
+        key_cells: bool = False,
+        versions: bool = False,
+        version_markers: dict[str, str] | None = None,
     ) -> None:
         """
         :param max_docs: How many documents (sources) at most.
@@ -105,6 +109,15 @@ class ContextFormatter:
         :param key_rows_as_fields: Whether a table row among the key lines is written as `column : value` pairs
             (`Désignation : BB 0/10 ; PU HT (€) : 15,20`) instead of under its Markdown header row: a small model
             reads a value with its column name, where it miscounts the cells of a Markdown row.
+        :param key_cells: Whether a key table row whose header names the question's words in some of its columns,
+            not all, is shown first as its cell(s): the row's label, then `column : value` for those columns
+            (`XS3 ; Eeff/liant max : 0,50`), above the row itself. The row picks the line (its label says the
+            question's words), the header picks the column: a small model reading a 5-column row took the wrong one.
+        :param versions: Whether documents whose names differ only by a version marker (indice, révision, version,
+            n°, a date) are read latest first, each older one labelled « version antérieure » with the latest's name
+            (`DocumentVersions`); a version the question names is read as the latest.
+        :param version_markers: The markers, by kind (regular expressions capturing the version's value); None: the
+            defaults of `components.builders.document_versions`.
         """
         if min(max_docs, max_chunks_per_source, max_tokens_per_doc) < 1:
             raise ValueError("max_docs, max_chunks_per_source and max_tokens_per_doc must be at least 1")
@@ -121,6 +134,10 @@ class ContextFormatter:
         self.key_lines = key_lines
         self.key_lines_only = list(key_lines_only or [])
         self.key_rows_as_fields = key_rows_as_fields
+        self.key_cells = key_cells
+        self.versions = versions
+        self.version_markers = version_markers
+        self._versions = DocumentVersions(version_markers) if versions else None
         self._analyzer = FrenchAnalyzer()
         self._budget = TokenBudget(tokenizer)
         # The same passages come back request after request: their shown text (markup stripped, cut to a budget,
@@ -153,6 +170,8 @@ class ContextFormatter:
             `context` when there is no passage or they cannot answer (the passages are still returned, as the
             sources that were searched, with no key lines).
         """
+        if self._versions is not None:
+            documents = self._versions.order(documents, query)
         kept = self._passages(documents, whole=True)
         if not kept or not answerable:
             return {"documents": kept, "key_lines": []}  # no context: nothing to answer from, the LLM is not asked
@@ -226,6 +245,8 @@ class ContextFormatter:
         if not lines:
             return ""
         shown = [_shown_line(k["line"], k["header"], as_fields=self.key_rows_as_fields) for k in lines]
+        if self.key_cells:
+            shown = [_with_cells(text, k) for text, k in zip(shown, lines, strict=True)]
         return "Passages clés :\n" + "\n".join(f"[{k['number']}] {text}" for k, text in zip(lines, shown, strict=True))
 
     def key_lines_of(self, question: str, documents: list[Document]) -> list[dict[str, Any]]:
@@ -265,7 +286,30 @@ class ContextFormatter:
                 found = terms & (terms_of(header) | title | own)
                 if len(found) >= min(2, len(terms)):
                     candidates.append((number, position, line, header, own, found - own))
-        return self._best_lines(terms, candidates)
+        lines = self._best_lines(terms, candidates)
+        if self.key_cells:
+            for line in lines:
+                line["cells"] = self._asked_columns(terms_of, terms, line["header"], line["line"])
+        return lines
+
+    def _asked_columns(self, terms_of: Any, terms: set[str], header: str, row: str) -> list[int]:
+        """
+        The columns of a table row that the question asks for: those whose header cell says most of the question's
+        words (a header word may be cut short: `min` for « minimal »), when that is some of its value columns and
+        not all; the first column is the row's label, never asked for.
+        """
+        names, values = _cells(header), _cells(row)
+        if not header or len(names) != len(values) or len(names) < 3:
+            return []
+
+        def said(cell: str) -> int:
+            words = terms_of(cell)
+            return sum(1 for t in terms if t in words or any(_cut_short(w, t) for w in words))
+
+        scores = [said(name) for name in names[1:]]
+        best = max(scores)
+        chosen = [i + 1 for i, score in enumerate(scores) if score == best and values[i + 1]]
+        return chosen if best > 0 and len(chosen) < len(scores) else []
 
     def _best_lines(
         self, terms: set[str], candidates: list[tuple[int, int, str, str, set[str], set[str]]]
@@ -302,6 +346,8 @@ class ContextFormatter:
         label = " — ".join(str(part) for part in dict.fromkeys((title, section)) if part)
         if date:
             label = f"{label} ({date})" if label else str(date)
+        if meta.get("superseded_by"):
+            label = f"{label} — version antérieure, remplacée par « {meta['superseded_by']} »"
         return f"[{number}] {label}\n{document.content}" if label else f"[{number}]\n{document.content}"
 
 
@@ -309,6 +355,22 @@ def _names_only(line: str, bases: set[str]) -> bool:
     """Whether the line names one of `bases` (`ttc`) and no other tax base: a figure said on the other base."""
     named = {base for base, pattern in _TAX_BASES.items() if pattern.search(line)}
     return bool(named) and named <= bases
+
+
+def _cut_short(word: str, term: str) -> bool:
+    """A header word written short for the question's (`min` for `minimal`, `qte` for `quantite`)."""
+    return len(word) >= 3 and len(term) > len(word) and term.startswith(word) and word.isalpha()
+
+
+def _with_cells(shown: str, line: dict[str, Any]) -> str:
+    """The key line with the cells asked for first: the row's label, then `column : value` for each."""
+    cells = line.get("cells") or []
+    if not cells:
+        return shown
+    names, values = _cells(line["header"]), _cells(line["line"])
+    label = values[0] or names[0]
+    picked = " ; ".join(f"{names[i]} : {values[i]}" for i in cells)
+    return f"{label} ; {picked}\n    {shown}"
 
 
 def _cells(row: str) -> list[str]:

@@ -34,6 +34,9 @@ def test_to_dict_and_from_dict():
             "key_lines": 0,
             "key_lines_only": [],
             "key_rows_as_fields": False,
+            "key_cells": False,
+            "versions": False,
+            "version_markers": None,
         },
     }
     assert component_from_dict(ContextFormatter, data, "context_formatter").max_docs == 3
@@ -233,3 +236,37 @@ def test_a_line_overlapping_passages_repeat_is_a_key_line_once():
     overlap = _doc("fiche.md", "- Montant du marché : 498 760,00 € HT.", title="Fiche affaire B1037")
     out = ContextFormatter(key_lines=3).run(documents=[first, overlap], query="B1037 montant du marché")
     assert [k["line"] for k in out["key_lines"]] == ["- Montant du marché : 498 760,00 € HT."]
+
+
+EXPOSURE = (
+    "| Classe | Environnement | Eeff/liant max | Liant min (kg/m³) | Résistance min |\n|---|---|---|---|---|\n"
+    "| XS1 | Air véhiculant du sel marin | 0,55 | 330 | C30/37 |\n"
+    "| XS3 | Zones de marnage | 0,50 | 350 | C35/45 |"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "cells"),
+    [
+        ("Quel rapport Eeff/liant maximal en classe XS3 ?", "XS3 ; Eeff/liant max : 0,50"),
+        ("Quel dosage minimal en liant faut-il en classe XS1 ?", "XS1 ; Liant min (kg/m³) : 330"),
+        ("Quelle résistance minimale en classe XS3 ?", "XS3 ; Résistance min : C35/45"),
+    ],
+)
+def test_a_key_row_shows_first_the_cells_its_header_says_the_question_asks_for(question, cells):
+    doc = _doc("synthese.md", EXPOSURE, title="Classes d'exposition")
+    key = ContextFormatter(key_lines=1, key_cells=True).run(documents=[doc], query=question)["context"]
+    first = key.split("\n")[1]
+    assert first == f"[1] {cells}"
+    assert "| Classe | Environnement |" in key.split("\n")[2]  # the row itself follows, under its header
+
+
+def test_no_cells_when_the_header_names_none_of_the_question_s_words():
+    doc = _doc("synthese.md", EXPOSURE, title="Classes d'exposition")
+    formatter = ContextFormatter(key_lines=1, key_cells=True)
+    for question in ("Que dit la classe XS3 pour le marnage ?",):
+        context = formatter.run(documents=[doc], query=question)["context"]
+        assert "[1] | Classe |" in context  # the key row, as before
+        assert "XS3 ; " not in context  # no column asked for, or every one: no cells
+    plain = ContextFormatter(key_lines=1).run(documents=[doc], query="Quel rapport Eeff/liant maximal en XS3 ?")
+    assert "XS3 ; Eeff" not in plain["context"]  # off unless asked
