@@ -34,6 +34,26 @@ REQUEST_WORDS = (
 )
 
 
+# Things a company numbers (« l'avenant n° 2 », « la situation 3 », « l'indice C », « le lot 02 »): a question that
+# names one by its number is about that one, and passages that hold only another number cannot answer it.
+DEFAULT_NUMBERED_WORDS = (
+    "avenant",
+    "situation",
+    "lot",
+    "indice",
+    "tranche",
+    "phase",
+    "réunion",
+    "compte rendu",
+    "annexe",
+    "révision",
+    "version",
+)
+_NUMBER_MARK = r"(?:n\s*[°o]\.?|num[ée]ro|num\.|no\.)"
+# After the word: « n° » or not, then the number; or up to three words, then « n° » (« situation de travaux n° 3 »).
+_BEFORE_NUMBER = rf"(?:(?:\s+[a-z'’-]+){{1,3}}?\s*{_NUMBER_MARK}|\s*{_NUMBER_MARK}?)\s*"
+
+
 @runtime_checkable
 class TermStatistics(Protocol):
     """A document store that says how many documents hold each term of a text (its BM25 statistics)."""
@@ -68,6 +88,7 @@ class AnswerabilityChecker:
         min_coverage: float = 0.5,
         max_name_share: float = 0.2,
         enabled: bool = True,
+        numbered_words: list[str] | None = None,
     ) -> None:
         """
         :param document_store: The BM25 store whose statistics weigh the terms (`term_statistics`); None: equal
@@ -76,6 +97,9 @@ class AnswerabilityChecker:
         :param max_name_share: A capitalised word in more than this share of the documents is no name that
             must be found (« Conseil », « ROV » in a company's own documents).
         :param enabled: False: every question is answerable (the LLM alone decides).
+        :param numbered_words: What a company numbers (`avenant`, `situation`, `lot`, `indice`...): a question naming
+            one with its number or letter (« l'avenant n° 2 », « l'indice C ») cannot be answered by passages that
+            name it with no other than another number. None: `DEFAULT_NUMBERED_WORDS`.
         """
         if not 0 <= min_coverage <= 1 or not 0 <= max_name_share <= 1:
             raise ValueError("min_coverage and max_name_share must be between 0 and 1")
@@ -83,6 +107,12 @@ class AnswerabilityChecker:
         self.min_coverage = min_coverage
         self.max_name_share = max_name_share
         self.enabled = enabled
+        self.numbered_words = list(DEFAULT_NUMBERED_WORDS if numbered_words is None else numbered_words)
+        words = "|".join(re.escape(fold(w.lower())) for w in sorted(self.numbered_words, key=len, reverse=True))
+        # In the folded question: the word, « n° » or not, then a number (not a year) or one capital letter.
+        self._numbered = (
+            re.compile(rf"\b({words})s?{_BEFORE_NUMBER}(\d{{1,3}}|[a-z])\b(?![\w/.,-]*\d)") if words else None
+        )
         self._analyzer = FrenchAnalyzer()
         self._request_terms = frozenset(self._analyzer.words(REQUEST_WORDS))
         self._passage_terms = lru_cache(maxsize=PASSAGE_CACHE_SIZE)(self._terms)
@@ -95,6 +125,7 @@ class AnswerabilityChecker:
             min_coverage=self.min_coverage,
             max_name_share=self.max_name_share,
             enabled=self.enabled,
+            numbered_words=self.numbered_words,
         )
 
     @classmethod
@@ -140,9 +171,24 @@ class AnswerabilityChecker:
         weights = {t: idf(t) for t in terms}
         whole = sum(weights.values()) or 1.0
         coverage = max((sum(w for t, w in weights.items() if _found(t, p)) / whole for p in passages), default=0.0)
+        texts = [fold(text.lower()) for text in passage_texts(documents)]
+        missing += [ref for ref in self.numbered_references(question) if not any(_names_ref(t, ref) for t in texts)]
         answerable = bool(documents) and not missing and coverage >= self.min_coverage
         names += [t for t in self._rare(_ACRONYM.findall(question), total, frequencies) if t not in names]
         return {"answerable": answerable, "coverage": round(coverage, 3), "missing_names": missing, "names": names}
+
+    def numbered_references(self, question: str) -> list[str]:
+        """The numbered things a question names (« avenant n° 2 » -> `avenant 2`, « l'indice C » -> `indice c`)."""
+        if self._numbered is None:
+            return []
+        original = fold(question)
+        refs = []
+        for match in self._numbered.finditer(fold(question.lower())):
+            value = match.group(2)
+            if value.isalpha() and not original[match.start(2)].isupper():
+                continue  # « lot à », « phase a été »: a letter names a version only when written as a capital
+            refs.append(f"{match.group(1)} {value.lstrip('0') or '0' if value.isdigit() else value}")
+        return list(dict.fromkeys(refs))
 
     def _names(self, question: str, total: int, frequencies: dict[str, int]) -> list[str]:
         """
@@ -180,6 +226,13 @@ class AnswerabilityChecker:
         if not self.enabled:
             return {"documents": documents, "answerable": True, "coverage": 1.0, "missing_names": [], "names": []}
         return {"documents": documents, **self.assess(query, documents)}
+
+
+def _names_ref(text: str, ref: str) -> bool:
+    """Whether a folded passage names the numbered thing `ref` (`avenant 2`): « avenant n° 2 », « Avenant 02 »…"""
+    word, value = ref.rsplit(" ", 1)
+    number = rf"0*{value}" if value.isdigit() else value
+    return re.search(rf"\b{re.escape(word)}s?{_BEFORE_NUMBER}{number}\b(?![\w/.,-]*\d)", text) is not None
 
 
 def _found(term: str, passage: frozenset[str]) -> bool:

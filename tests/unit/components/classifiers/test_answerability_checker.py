@@ -115,3 +115,46 @@ def test_the_question_s_names_include_its_rare_acronyms_which_the_passages_need_
 def test_a_disabled_check_names_nothing(tmp_path):
     out = AnswerabilityChecker(enabled=False).run(documents=_ranked("pv"), query="Le SIEAL et l'affaire A2458 ?")
     assert out["names"] == []
+
+
+def test_a_numbered_thing_the_passages_name_with_another_number_only_is_refused(checker):
+    # the invoice is situation n° 2: a question about situation n° 3 is a near miss, not a question about it
+    near = checker.run(documents=_ranked("facture"), query="Quel est le net à payer de la situation n° 3 de l'A2511 ?")
+    assert near["answerable"] is False
+    assert near["missing_names"] == ["situation 3"]
+    asked = checker.run(documents=_ranked("facture"), query="Quel est le net à payer de la situation n° 2 de l'A2511 ?")
+    assert asked["answerable"] is True
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Quel est le montant de l'avenant n° 2 ?", ["avenant 2"]),
+        ("Et l'avenant 2 ?", ["avenant 2"]),
+        ("Montant de la situation de travaux n° 3 ?", ["situation 3"]),
+        ("Que coûte l'indice C du devis ?", ["indice c"]),
+        ("Prix du lot 02 ?", ["lot 2"]),
+        ("Le lot a été livré ?", []),  # a lower-case letter is a word, not a version
+        ("Prix du lot 2.3 ?", []),  # a sub-item, not lot 2
+        ("Version 2025 du planning ?", []),  # a year, not a version number
+    ],
+)
+def test_the_numbered_things_a_question_names(question, named):
+    assert AnswerabilityChecker().numbered_references(question) == named
+
+
+@pytest.mark.parametrize(
+    ("passage", "answers"),
+    [
+        ("AVENANT N°2 au marché", True),
+        ("L'avenant 02 porte sur les micropieux", True),
+        ("Situation de travaux n° 2, cumul", True),
+        ("Avenant n° 1 au marché n° 2", False),
+        ("Avenant n° 12", False),
+    ],
+)
+def test_a_passage_names_a_numbered_thing_in_its_usual_forms(passage, answers):
+    doc = Document(content=passage)
+    checker = AnswerabilityChecker(min_coverage=0.0)
+    question = "Montant de l'avenant n° 2 ?" if "venant" in passage.lower() else "Montant de la situation n° 2 ?"
+    assert checker.run(documents=[doc], query=question)["answerable"] is answers
