@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import Stemmer
@@ -113,18 +114,40 @@ def proper_names(text: str) -> list[str]:
 # A code names an affair, a document, a norm or a place: a letter and a digit (`A2458`, `F2025-0412`, `PRO-SEC-04`,
 # `C07`), digits then a letter after a hyphen (`2024-VH-07`), or `RD 912` / `NF P 98-331` style references; not an
 # ordinal or a measure written as one word (`1er`, `20e`, `100m`).
-_CODE = re.compile(
-    r"(?<![\w-])(?:(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d|[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*"
-    r"|\d+-[A-Za-z][\w-]*)(?![\w-])"
+# A company adds its own shapes in `domain.code_patterns` (hayhooks.yml), e.g. numeric affair codes `\d{2}-\d{3}`.
+DEFAULT_CODE_PATTERNS = (
+    r"(?:NF(?: [A-Z]{1,2})?|RD|RN|PR|EN|ISO) ?\d[\d+/,.-]*\d",
+    r"[A-Za-z]+(?:-[A-Za-z]+)*-?\d[\w/-]*",
+    r"\d+-[A-Za-z][\w-]*",
 )
 
 
+def compile_code_patterns(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One expression for the shapes of codes, each matched whole (not inside a longer word or code)."""
+    return re.compile(r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w-])")
+
+
+_CODE = compile_code_patterns(DEFAULT_CODE_PATTERNS)
+
+
+def use_code_patterns(patterns: Sequence[str] | None) -> None:
+    """
+    The shapes of codes `codes_in` finds, for the whole process (`domain.code_patterns`; None: the defaults).
+    Set when a graph is built from the configuration (`service.pipelines.build_pipeline`).
+    """
+    global _CODE  # noqa: PLW0603 (one configuration per process, as the graphs it builds)
+    _CODE = compile_code_patterns(patterns or DEFAULT_CODE_PATTERNS)
+
+
 def codes_in(text: str) -> list[str]:
-    """The codes of a text, as written, in order, without repeats (compared folded)."""
+    """
+    The codes of a text, as written, in order, without repeats (compared folded): what a code pattern matches
+    with a digit, and a letter or a separator (`A2458`, `NF P 98-331`, `24-017` when a pattern allows it).
+    """
     seen: dict[str, str] = {}
     for match in _CODE.finditer(text or ""):
         code = match.group(0).strip(".,;:")
-        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
+        if any(c.isdigit() for c in code) and any(c.isalpha() or c in "-/." for c in code):
             seen.setdefault(fold(code.lower()), code)
     return list(seen.values())
 

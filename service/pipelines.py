@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from haystack import Pipeline
 
+from components.french_analysis import use_code_patterns
 from service.settings import PROJECT_ROOT, Settings
 from service.store_registry import share_document_stores
 
@@ -208,6 +209,7 @@ def bound_definition(name: str, settings: Settings) -> dict[str, Any]:
 
 def build_pipeline(name: str, settings: Settings) -> Pipeline:
     """Load `pipelines/<name>/<name>.yml` as a runnable Haystack pipeline (not yet warmed up)."""
+    use_code_patterns(settings.domain.code_patterns)  # the company's code shapes, for every component's codes_in
     data = bound_definition(name, settings)
     try:
         pipeline = Pipeline.from_dict(data, allowed_modules=ALLOWED_MODULES)

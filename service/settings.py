@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from service.gateway.config import (
@@ -352,6 +352,25 @@ class GenerationSettings(_Section):
     limits: GenerationLimits = GenerationLimits()
 
 
+class DomainSettings(_Section):
+    """The company's vocabulary: what its codes look like."""
+
+    # Regular expressions of its codes (affairs, quotes, invoices, norms, roads), each matched whole; a question that
+    # names one is about it (code focus, follow-up questions, citations). None: the built-in shapes
+    # (components/french_analysis.py: `A2458`, `F2025-0412`, `PRO-SEC-04`, `NF P 98-331`, `RD 912`...).
+    code_patterns: list[str] | None = None
+
+    @field_validator("code_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str] | None) -> list[str] | None:
+        for pattern in patterns or []:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a regular expression: {e}") from None
+        return patterns
+
+
 class Settings(BaseSettings):
     """Everything `hayhooks.yml` holds."""
 
@@ -371,6 +390,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     logging: LoggingSettings = LoggingSettings()
     request_limits: LimitsSettings = LimitsSettings()
+    domain: DomainSettings = DomainSettings()
 
     @classmethod
     def settings_customise_sources(

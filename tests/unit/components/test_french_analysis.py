@@ -1,9 +1,11 @@
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from components.french_analysis import (
     CODE_PUNCTUATION,
+    DEFAULT_CODE_PATTERNS,
     ELASTICSEARCH_ANALYSIS,
     FrenchAnalyzer,
     codes_in,
@@ -14,7 +16,9 @@ from components.french_analysis import (
     names_code,
     plain,
     proper_names,
+    use_code_patterns,
 )
+from service.settings import DomainSettings
 
 pytestmark = pytest.mark.unit
 
@@ -135,3 +139,19 @@ def test_a_code_is_named_whole_with_its_spaces_optional():
     assert names_code("Affaire A2458 – RD 912", "A2458")
     assert not names_code("Affaire A24581", "A2458")
     assert not names_code("Travaux sur la RD 9120", "RD 912")
+
+
+def test_a_company_adds_its_code_shapes_by_configuration():
+    assert codes_in("Présente-moi l'affaire 24-017.") == []  # the built-in shapes want a letter
+    try:
+        use_code_patterns([*DEFAULT_CODE_PATTERNS, r"\d{2}-\d{3}"])
+        assert codes_in("Présente-moi l'affaire 24-017 et le devis D2025-087.") == ["24-017", "D2025-087"]
+        assert codes_in("entre 10 et 12 cm, 3-4 jours") == []  # not the configured shape
+    finally:
+        use_code_patterns(None)
+    assert codes_in("l'affaire 24-017") == []
+
+
+def test_a_code_pattern_that_is_no_regular_expression_is_a_clear_error():
+    with pytest.raises(ValidationError, match="is not a regular expression"):
+        DomainSettings(code_patterns=["(unclosed"])
