@@ -309,6 +309,7 @@ class AnswerabilitySettings(_Section):
     enabled: bool
     min_coverage: float = Field(ge=0, le=1)
     max_name_share: float = Field(ge=0, le=1)
+    numbered_words: list[str] | None = None  # None: the checker's DEFAULT_NUMBERED_WORDS
 
 
 class CitationSettings(_Section):

@@ -92,6 +92,9 @@ class AuthSettings(_Section):
     # `POST /upload/run` writes documents into the index: only principals with this role may (403 otherwise; in dev
     # mode, the dev principal's roles count). null: any authenticated caller.
     upload_role: str | None = "uploader"
+    # `DELETE /documents/{id}` and `POST /documents/{id}/reindex` change the index: only principals with this role
+    # may (403 otherwise). null: any authenticated caller. In dev mode (authentication off) every change is allowed.
+    documents_role: str | None = "admin"
     dev_principal: DevPrincipalSettings = DevPrincipalSettings()
 
     @model_validator(mode="after")
