@@ -706,6 +706,21 @@ def _sheet_markdown(sheet: _Sheet, include_hidden: bool, max_cells: int) -> tupl
     return [*blocks, "\n".join(lines)], start + size + len(body), total
 
 
+TITLE_LINES = 3  # text lines above a table that make the workbook's title
+TITLE_CHARS = 160
+
+
+def workbook_title(blocks: list[str]) -> str:
+    """The first text lines above a sheet's table (its title, « Affaire … », « Chantier : … »), joined with « — »."""
+    lines = []
+    for block in blocks:
+        if block.startswith("|"):
+            break
+        lines += [line.strip() for line in block.split("\n") if line.strip()]
+    title = " — ".join(lines[:TITLE_LINES])
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
 @component
 class SpreadsheetToDocument:
     """
@@ -743,8 +758,8 @@ class SpreadsheetToDocument:
         self.max_cells = max_cells
         self.store_full_path = store_full_path
 
-    def _convert(self, data: bytes, source: Any) -> tuple[str, list[str]]:
-        sections, names = [], []
+    def _convert(self, data: bytes, source: Any) -> tuple[str, list[str], str]:
+        sections, names, title = [], [], ""
         for sheet in _read_workbook(data, self.include_hidden, self.max_cells):
             if sheet.hidden and not self.include_hidden:
                 continue
@@ -763,8 +778,9 @@ class SpreadsheetToDocument:
                 )
                 blocks.append(TRUNCATED_SHEET_TEXT.format(kept=kept, total=total))
             names.append(sheet.name)
+            title = title or workbook_title(blocks)
             sections.append("\n\n".join([f"## {' '.join(sheet.name.split())}", *blocks]))
-        return "\n\n".join(sections), names
+        return "\n\n".join(sections), names, title
 
     @component.output_types(documents=list[Document])
     def run(
@@ -774,17 +790,21 @@ class SpreadsheetToDocument:
         :param sources: Workbook file paths or ByteStreams.
         :param meta: Metadata for every document, or one dict per source.
         :returns: `documents`, one per readable file, with `sheets` (the names of the sheets written, in workbook
-            order) and `sheet_count` metadata.
+            order) and `sheet_count` metadata, and as `title` the text lines above the first sheet's table (« DQE —
+            Affaire X — Réservoir de Y — Lot 1 »), when there are some: every chunk of the table is then found and
+            shown with what the workbook is about, not only the sheet's name.
         """
         documents = []
         for source, metadata in zip(sources, normalize_metadata(meta, sources_count=len(sources)), strict=True):
             try:
                 stream = get_bytestream_from_source(source)
-                content, names = self._convert(stream.data, source)
+                content, names, title = self._convert(stream.data, source)
             except Exception as e:
                 logger.warning("Could not read {source}. Skipping it. Error: {error}", source=source, error=e)
                 continue
             merged = {**stream.meta, "sheets": names, "sheet_count": len(names), **metadata}
+            if title and "title" not in merged:
+                merged["title"] = title
             if not self.store_full_path and "file_path" in merged:
                 merged["file_path"] = Path(str(merged["file_path"])).name
             documents.append(Document(content=content, meta=merged))

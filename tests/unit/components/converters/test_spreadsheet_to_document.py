@@ -152,6 +152,18 @@ def test_dqe_sheet_as_text_lines_and_a_table(dqe):
     assert doc.meta["sheets"] == ["DQE"]
     assert doc.meta["sheet_count"] == 1
     assert doc.meta["file_path"] == str(dqe)
+    # what the workbook is about, for every chunk of its table: the text lines above the table, not the sheet name
+    assert doc.meta["title"] == "DQE - Lot 3 Gros œuvre — Chantier : Résidence Les Pins"
+
+
+def test_a_title_given_in_the_metadata_wins_and_a_bare_table_has_none(dqe, tmp_path):
+    given = SpreadsheetToDocument().run(sources=[dqe], meta={"title": "DQE lot 3"})["documents"][0]
+    assert given.meta["title"] == "DQE lot 3"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["N°", "Désignation", "Montant"])
+    workbook.active.append(["1", "Béton", 120])
+    bare = convert(save(workbook, tmp_path / "bare.xlsx"))
+    assert "title" not in bare.meta  # the resolver then takes the first heading, as for any document
 
 
 def test_formulas_give_their_cached_values(tmp_path):
