@@ -363,6 +363,7 @@ class Indexer:
         on_progress: Callable[[IndexProgress], None] | None = None,
         stop: threading.Event | None = None,
         source_root: Path | None = None,
+        force: bool = False,
     ) -> IndexReport:
         """
         Index every supported file under `paths`.
@@ -375,6 +376,7 @@ class Indexer:
         :param stop: When set, the run ends after the batch in progress (the files left are counted in `stopped`).
         :param source_root: The folder the files' sources are named from and `_meta.yml` files read from (default:
             each of `paths`); files gone from it are looked for under `paths` only.
+        :param force: Convert and embed the files again even when unchanged (`POST /documents/{id}/reindex`).
         :returns: The report of the run.
         """
         bar = ProgressBar() if progress else None
@@ -386,7 +388,7 @@ class Indexer:
 
         try:
             with one_run_at_a_time(manifest_path(self.settings), lambda: tell(IndexProgress(waiting=True))):
-                return self._index(paths, prune, tell, stop, source_root)
+                return self._index(paths, prune, tell, stop, source_root, force=force)
         finally:
             if bar is not None:
                 bar.close()
@@ -398,6 +400,8 @@ class Indexer:
         tell: Callable[[IndexProgress], None],
         stop: threading.Event | None,
         source_root: Path | None = None,
+        *,
+        force: bool = False,
     ) -> IndexReport:
         started = time.perf_counter()
         scanned = [p.resolve() for p in paths]
@@ -406,7 +410,7 @@ class Indexer:
         manifest = Manifest.load(manifest_path(self.settings))
         report = IndexReport()
         self._recover_pending(manifest)
-        todo = self._classify(files, roots, manifest, report)
+        todo = self._classify(files, roots, manifest, report, force)
         data_dir = self.settings.resolve_path(self.settings.stores.data_dir)
         try:
             self._handle_missing(manifest, scanned, prune, report)
@@ -431,7 +435,7 @@ class Indexer:
         return report
 
     def _classify(
-        self, files: list[Path], roots: list[Path], manifest: Manifest, report: IndexReport
+        self, files: list[Path], roots: list[Path], manifest: Manifest, report: IndexReport, force: bool = False
     ) -> list[tuple[Path, str]]:
         """Report the files refused or unchanged; returns the files to convert, with their fingerprints."""
         todo: list[tuple[Path, str]] = []
@@ -441,7 +445,7 @@ class Indexer:
             if refused is not None:
                 kind, reason = refused
                 {"skipped": report.skipped, "failed": report.failed, "no_text": report.no_text}[kind][source] = reason
-                self._record_refusal(manifest, path, kind, reason)
+                self._record_refusal(manifest, path, kind, reason, source)
                 continue
             try:
                 fingerprint = file_fingerprint(path, _root_of(path, roots), self.shaping)
@@ -449,7 +453,7 @@ class Indexer:
                 report.failed[source] = e.strerror or str(e)
                 continue
             entry = manifest.entries.get(str(path))
-            same = entry is not None and not entry.pending and entry.fingerprint == fingerprint
+            same = entry is not None and not entry.pending and entry.fingerprint == fingerprint and not force
             if same and entry.status == "no_text":
                 report.no_text[source] = entry.reason  # never counted as indexed: it holds no chunk
             elif same and entry.status == "indexed":
@@ -482,7 +486,7 @@ class Indexer:
             return "no_text", "empty file"
         return None
 
-    def _record_refusal(self, manifest: Manifest, path: Path, kind: str, reason: str) -> None:
+    def _record_refusal(self, manifest: Manifest, path: Path, kind: str, reason: str, source: str = "") -> None:
         """
         Keep a refused file in the manifest with its status. The chunks of a version indexed before are deleted:
         a file emptied, grown past the limit or turned into a link out of the folder no longer answers.
@@ -490,7 +494,7 @@ class Indexer:
         entry = manifest.entries.get(str(path))
         if entry is not None and (entry.chunk_ids or entry.pending):
             self._retire(str(path), entry)
-        manifest.entries[str(path)] = FileEntry(status=kind, reason=reason)
+        manifest.entries[str(path)] = FileEntry(status=kind, reason=reason, source=source)
 
     def _retire(self, name: str, entry: FileEntry) -> None:
         """Delete a file's chunks from both stores (those the manifest lists, and any a killed run left)."""
@@ -559,7 +563,7 @@ class Indexer:
             reason = f"{type(e).__name__}: {e}"
             report.failed[_source_name(batch[0][0], roots)] = reason
             entry = manifest.entries[names[0]]  # stays pending: the next run tries it again
-            entry.status, entry.reason = "failed", reason
+            entry.status, entry.reason, entry.source = "failed", reason, _source_name(batch[0][0], roots)
             manifest.save()
             return 0
         converted: dict[str, list[Document]] = {}
@@ -576,7 +580,7 @@ class Indexer:
                 reason = warnings.reason(name)
                 report.failed[source] = reason
                 entry = manifest.entries[name]  # stays pending: the next run tries it again and cleans up
-                entry.status, entry.reason = "failed", reason
+                entry.status, entry.reason, entry.source = "failed", reason, source
                 continue
             documents = converted[name]
             ocr = any(doc.meta.get("ocr") for doc in documents)
@@ -585,10 +589,12 @@ class Indexer:
                 reason = next((str(d.meta["no_text_reason"]) for d in documents if d.meta.get("no_text_reason")), "")
                 report.no_text[source] = reason or "no text found in it"
                 manifest.entries[name] = FileEntry(
-                    fingerprint=fingerprint, status="no_text", reason=report.no_text[source], ocr=ocr
+                    fingerprint=fingerprint, status="no_text", reason=report.no_text[source], ocr=ocr, source=source
                 )
                 continue
-            manifest.entries[name] = FileEntry(fingerprint=fingerprint, chunk_ids=chunk_ids[name], ocr=ocr)
+            manifest.entries[name] = FileEntry(
+                fingerprint=fingerprint, chunk_ids=chunk_ids[name], ocr=ocr, source=source, indexed_at=time.time()
+            )
             written += len(chunk_ids[name])
             report.file_chunks[source] = len(chunk_ids[name])
             if notes:

@@ -25,6 +25,8 @@ class FileEntry:
     status: str = "indexed"  # indexed, skipped, no_text or failed (FILE_STATUSES)
     reason: str = ""  # why a file is skipped, has no text or failed, in words a person understands
     ocr: bool = False  # some of its text was read by OCR
+    source: str = ""  # the name shown to users (relative to its indexed folder); "" in manifests written before it
+    indexed_at: float = 0.0  # when its chunks were last written (seconds since the epoch); 0: never, or not recorded
 
 
 FILE_STATUSES = ("indexed", "skipped", "no_text", "failed")

@@ -1,4 +1,4 @@
-"""`rag`: the service's command line (serve, index, validate, draw)."""
+"""`rag`: the service's command line (serve, index, documents, validate, draw)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,77 @@ def _index(args: argparse.Namespace) -> int:
     return 1 if report.failed and not report.files else 0
 
 
+def _documents(args: argparse.Namespace) -> int:
+    """`rag documents list|show|delete|reindex`: the documents API's functions on this machine's index, unscoped."""
+    import json
+
+    from indexing import documents
+    from indexing.index_files import shared_indexer
+    from service.local_service import running_service
+
+    settings = load_settings()
+    service = running_service(settings)  # embedded mode: the running service holds the stores' files
+    if service is not None:
+        print(
+            f"Error: the service running on this data folder (pid {service.pid}) holds its stores: use its API "
+            f"({service.url}/documents) or stop it first",
+            file=sys.stderr,
+        )
+        return 2
+    indexer = shared_indexer(settings)
+    try:
+        if args.action == "list":
+            result = documents.list_documents(indexer, None, offset=args.offset, limit=args.limit, status=args.status)
+        elif args.action == "show":
+            result = documents.get_document(indexer, args.id, None)
+        elif args.action == "delete":
+            result = documents.delete_document(indexer, args.id, None)
+        else:
+            result = documents.reindex_document(indexer, args.id, None)
+    except (
+        documents.DocumentNotFoundError,
+        documents.DocumentConflictError,
+        documents.StoreUnavailableError,
+        documents.InvalidRequestError,
+    ) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_documents(args.action, result)
+    return 0
+
+
+DOCUMENT_FIELDS = ("id", "source", "title", "status", "reason", "chunks", "indexed_at", "size", "code_affaire",
+                   "client", "document_type", "date")  # fmt: skip
+
+
+def _print_documents(action: str, result: dict) -> None:
+    """What `rag documents <action>` shows a person."""
+    from indexing.index_files import IndexReport
+
+    if action == "list":
+        for doc in result["documents"]:
+            about = (doc["title"] or "") if doc["status"] == "indexed" else f"{doc['status']}: {doc['reason'] or ''}"
+            print(f"{doc['id']}  {doc['chunks']:>5} chunks  {doc['source']}  {about}".rstrip())
+        shown, end = len(result["documents"]), result["offset"] + len(result["documents"])
+        more = f" (--offset {end} for more)" if end < result["total"] else ""
+        print(f"{shown} of {result['total']} documents{more}")
+    elif action == "show":
+        for field in DOCUMENT_FIELDS:
+            if result.get(field) is not None:
+                print(f"{field}: {result[field]}")
+        for chunk in result["chunk_list"]:
+            where = " > ".join(chunk["section_path"] or []) + (f" (p. {chunk['page']})" if chunk["page"] else "")
+            print(f"\n--- {chunk['id']}  {where}".rstrip())
+            print(chunk["text"])
+    elif action == "delete":
+        print(f"Deleted {result['source']} ({result['chunks']} chunks). {result['note']}")
+    else:
+        print(IndexReport.from_dict(result).summary())
+
+
 def _validate(args: argparse.Namespace) -> int:
     from service.validate import validate_all
 
@@ -92,6 +163,32 @@ def _draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_documents_command(commands: argparse._SubParsersAction) -> None:
+    from indexing.documents import MAX_LIMIT
+    from indexing.manifest import FILE_STATUSES
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    documents = commands.add_parser(
+        "documents",
+        help="list, show, delete or re-index the indexed documents (this machine's index, every document; the "
+        "running service's own API is GET/DELETE /documents)",
+    )
+    actions = documents.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="the documents, ordered by path, with their status")
+    listing.add_argument("--status", choices=FILE_STATUSES)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--limit", type=int, default=MAX_LIMIT, help=f"at most {MAX_LIMIT}")
+    actions.add_parser("show", parents=[common], help="one document and its chunks").add_argument("id")
+    actions.add_parser(
+        "delete", parents=[common], help="take a document out of the index (its file stays on disk unless uploaded)"
+    ).add_argument("id")
+    actions.add_parser("reindex", parents=[common], help="index a document's file again, even unchanged").add_argument(
+        "id"
+    )
+    documents.set_defaults(run=_documents)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rag", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     index.add_argument("--prune", action="store_true", help="delete the chunks of indexed files that no longer exist")
     index.set_defaults(run=_index)
+    _add_documents_command(commands)
     commands.add_parser("validate", help="load every graph in pipelines/ and report problems").set_defaults(
         run=_validate
     )

@@ -103,6 +103,7 @@ def create_service_app() -> FastAPI:
     from hayhooks.server.app import deploy_files_pipeline
 
     from service.askai import add_askai_routes
+    from service.documents import add_document_routes
     from service.gateway import install_gateway
     from service.index_handoff import add_index_route
     from service.openai_chat import add_openai_routes
@@ -117,6 +118,7 @@ def create_service_app() -> FastAPI:
     add_offline_draw_route(app, settings)
     add_openai_routes(app, settings)  # /v1/models, /v1/chat/completions: model -> (graph, LLM backend)
     add_askai_routes(app, settings)  # POST /askai/query, WebSocket /askai/ws
+    add_document_routes(app, settings)  # /documents: list, show, delete, reindex (service/documents.py)
     install_gateway(app, settings)  # auth, access scopes, rate limits, cache, access log, /health /ready /metrics
     if settings.stores.mode == "embedded":
         add_index_route(app, settings)  # POST /local/index: `rag index` hands its runs over (service/index_handoff.py)
