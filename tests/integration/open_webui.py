@@ -19,7 +19,7 @@ def open_webui_venv() -> Path:
 
 
 def environment(service_url: str, data_dir: Path) -> dict[str, str]:
-    """What a user sets to connect Open WebUI to the service (README, « Open WebUI »), plus test-only quiet."""
+    """What a user sets to connect Open WebUI to the service (docs/open-webui.md), plus test-only quiet."""
     return {
         **os.environ,
         "DATA_DIR": str(data_dir),
