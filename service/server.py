@@ -53,7 +53,7 @@ def configure_hayhooks(settings: Settings) -> None:
     cors = settings.server.cors
     hayhooks_settings.cors_allow_origins = list(cors.allow_origins)
     hayhooks_settings.cors_allow_credentials = cors.allow_credentials
-    hayhooks_settings.cors_allow_methods = ["GET", "POST", "OPTIONS"]
+    hayhooks_settings.cors_allow_methods = ["GET", "POST", "DELETE", "OPTIONS"]
     hayhooks_settings.cors_allow_headers = ["authorization", "content-type", "x-api-key", "x-use-rag"]
 
 

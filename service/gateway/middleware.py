@@ -68,7 +68,9 @@ def route_label(path: str) -> str:
     """A bounded set of metric labels (unknown paths are `other`)."""
     if is_question_route(path) or path in METRIC_ROUTES:
         return path
-    for prefix in ("/draw/", "/status/", "/chat/"):
+    if path == "/documents":
+        return path
+    for prefix in ("/draw/", "/status/", "/chat/", "/documents/"):
         if path.startswith(prefix):
             return prefix + "*"
     return "other"
@@ -352,7 +354,8 @@ class GatewayMiddleware:
         body = b""
         if ctx.method in WITH_BODY:
             declared = headers.get("content-length", "")
-            wrong_type = body_type_refusal(ctx.path, headers) if declared != "0" else None
+            sends_body = (declared.isdigit() and int(declared) > 0) or "chunked" in headers.get("transfer-encoding", "")
+            wrong_type = body_type_refusal(ctx.path, headers) if sends_body else None
             if wrong_type:
                 await refuse(415, wrong_type)
                 return

@@ -69,6 +69,14 @@ def test_json_routes_take_application_json_only(users, content_type):
     assert client.app.state.calls["n"] == 0
 
 
+def test_a_post_without_a_body_needs_no_content_type(users):
+    """`curl -X POST …/reindex` sends no body: nothing to refuse as the wrong type (the route decides)."""
+    client, issuer = users
+    response = client.post("/rag/run", headers=_bearer(issuer.token()))
+    assert response.status_code == 400  # the question route wants its JSON body: unreadable, not a 415
+    assert "JSON" in response.json()["detail"]
+
+
 def _hayhooks_app(monkeypatch, settings, origins):
     for name in ("cors_allow_origins", "cors_allow_credentials", "cors_allow_methods", "cors_allow_headers"):
         monkeypatch.setattr(hayhooks_settings, name, getattr(hayhooks_settings, name))  # restored after the test
