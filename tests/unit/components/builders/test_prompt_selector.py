@@ -57,8 +57,8 @@ def test_every_prompt_is_french_and_cites(selector, name):
 @pytest.mark.parametrize("name", ["default", "chiffres", "fiche"])
 def test_question_prompts_leave_the_refusal_to_the_answerability_check(selector, name):
     # Asked to answer the refusal sentence when the passages do not hold the answer, the 1.5B model answered it to
-    # 4 of the first 5 figure questions whose answer was in its passages (bench/answers.py, docs/answers.md « Which local
-    # model »); the graph's answerability check refuses before the LLM instead.
+    # 4 of the first 5 figure questions whose answer was in its passages (bench/answers.py, docs/answers.md « Which
+    # local model »); the graph's answerability check refuses before the LLM instead.
     system = selector.run(query="Quel délai ?", context="[1] Trois mois.", prompt_type=name)["prompt"][0]
     assert REFUSAL not in system.text
 
