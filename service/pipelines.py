@@ -132,6 +132,7 @@ def _embedded_qdrant_store(params: dict[str, Any], settings: Settings) -> dict[s
     bound = {k: v for k, v in params.items() if k in keep}
     bound["path"] = str(embedded_vector_path(settings))
     bound["migrate_from"] = str(legacy_local_qdrant_path(settings))
+    bound["hnsw_ef"] = settings.stores.qdrant.hnsw_ef
     bound.setdefault("payload_fields_to_index", embedded_payload_indexes(settings))
     return bound
 

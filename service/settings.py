@@ -77,6 +77,9 @@ class QdrantSettings(_Section):
     url: str = "http://localhost:6333"
     index: str = "rag_documents"
     api_key_env: str = "QDRANT_API_KEY"
+    # The embedded store's HNSW search width (Qdrant Edge; a segment past ~6,600 vectors is searched by HNSW, a
+    # smaller one exactly). Measured in docs/retrieval.md (bench/dense_recall.py); None: Qdrant's own default.
+    hnsw_ef: int | None = Field(512, ge=1)
 
 
 class ElasticsearchSettings(_Section):

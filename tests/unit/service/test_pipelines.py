@@ -129,6 +129,7 @@ def test_bind_backends_embedded(settings, name):
             assert not {"url", "api_key", "progress_bar"} & set(params)
             assert params["index"] == settings.stores.qdrant.index
             assert params["embedding_dim"] == settings.models.embedder.dimension
+            assert params["hnsw_ef"] == settings.stores.qdrant.hnsw_ef == 512  # docs/retrieval.md: recall at 20k
             indexes = {i["field_name"]: i["field_schema"] for i in params["payload_fields_to_index"]}
             assert indexes["meta.file_path"] == indexes["meta.code_affaire"] == "keyword"
             assert indexes["meta.publish_date"] == "datetime"
