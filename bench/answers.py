@@ -320,12 +320,15 @@ class Result:
 
     @property
     def reasoning_in_answer(self) -> bool:
-        """The answer shows reasoning: a reasoning tag, or the reasoning's opening words."""
+        """
+        The answer shows reasoning: a reasoning tag, or the reasoning's opening words in its statements (the quoted
+        evidence line left out: reasoning that starts by quoting a passage shares its words with that line).
+        """
         lowered = self.answer.lower()
         if any(tag in lowered for tag in ("<thinking>", "</thinking>", "<think>", "</think>", "<answer>")):
             return True
         opening = " ".join(self.thinking.split()[:8])
-        return len(opening) > 20 and normalize(opening) in normalize(self.answer)
+        return len(opening) > 20 and normalize(opening) in normalize(statement(self.answer))
 
     @property
     def refused(self) -> bool:
