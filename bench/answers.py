@@ -44,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import time
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ from tokenizers import Tokenizer  # noqa: E402
 from bench.formats_corpus import DOCUMENTS, build  # noqa: E402
 from bench.heldout_corpus import DOCUMENTS as HELDOUT_DOCUMENTS  # noqa: E402
 from bench.heldout_corpus import build as build_heldout  # noqa: E402
+from bench.judging import contains, normalize  # noqa: E402
 from bench.retrieval import config_with, parse_variant  # noqa: E402
 from components.builders.citations import CITATION_GROUP, numbers_in  # noqa: E402
 from components.builders.closest_extract import EVIDENCE_LEAD, EXTRACT_LEAD  # noqa: E402
@@ -80,20 +80,6 @@ _ARTICLES = {"le", "la", "les", "l", "un", "une", "des", "du", "de", "d"}
 
 
 # ---------------------------------------------------------------------------------------------- judging answers
-def normalize(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped, spaces collapsed; `631 592,50` and `631592.50` agree."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe"))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"(?<=\d)[\s\u202f\u00a0.](?=\d{3}\b)", "", text)  # 100 000 / 100.000 -> 100000
-    text = re.sub(r"(?<=\d)[.,](?=\d)", "d", text)  # decimal comma or dot, the same
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
-
-
-def contains(text: str, needle: str) -> bool:
-    return bool(normalize(needle)) and f" {normalize(needle)} " in f" {normalize(text)} "
-
-
 def tokens(text: str) -> list[str]:
     return [t for t in normalize(text).split() if t not in _ARTICLES]
 
@@ -204,46 +190,32 @@ def sample_cases() -> list[Case]:
     ]
 
 
-def format_cases(folder: Path) -> list[Case]:
-    """The generated mixed-format folder's questions (bench/formats_corpus.py), each file's format as its kind."""
+def generated_cases(suite: str, folder: Path) -> list[Case]:
+    """
+    The questions of a generated folder (bench/formats_corpus.py, bench/heldout_corpus.py), written first if they
+    are not there; the formats folder's kind is each file's format, the held-out folder's the question's own kind.
+    """
+    build_folder, kind_field = GENERATOR[suite]
     if not (folder / "questions.yml").is_file():
-        build(folder)
+        build_folder(folder)
     rows = yaml.safe_load((folder / "questions.yml").read_text(encoding="utf-8"))
     return [
         Case(
-            "formats",
+            suite,
             r["question"],
             [r["answer"]],
             list(r.get("key_facts") or []),
             r.get("expected_source"),
             r.get("expected_source") is not None,
-            r.get("format", ""),
-        )
-        for r in rows
-    ]
-
-
-def heldout_cases(folder: Path) -> list[Case]:
-    """The generated held-out folder's questions (bench/heldout_corpus.py), with their own kind."""
-    if not (folder / "questions.yml").is_file():
-        build_heldout(folder)
-    rows = yaml.safe_load((folder / "questions.yml").read_text(encoding="utf-8"))
-    return [
-        Case(
-            "heldout",
-            r["question"],
-            [r["answer"]],
-            list(r.get("key_facts") or []),
-            r.get("expected_source"),
-            r.get("expected_source") is not None,
-            r.get("kind", ""),
+            r.get(kind_field, ""),
         )
         for r in rows
     ]
 
 
 # the suites of a generated folder: their questions, and the subfolder that holds the documents to index
-GENERATED = {"formats": (format_cases, DOCUMENTS), "heldout": (heldout_cases, HELDOUT_DOCUMENTS)}
+GENERATED = {"formats": DOCUMENTS, "heldout": HELDOUT_DOCUMENTS}
+GENERATOR = {"formats": (build, "format"), "heldout": (build_heldout, "kind")}  # writer, the field read as kind
 
 
 def conversation_cases() -> list[Case]:
@@ -613,8 +585,7 @@ async def run(args: argparse.Namespace) -> None:
             cases[suite], folders[suite] = conversation_cases(), SAMPLES / "corpus"
         elif suite in GENERATED:  # rag-answers-formats-docs, rag-answers-heldout-docs
             folder = args.data_root / f"rag-answers-{suite}-docs"
-            load, documents = GENERATED[suite]
-            cases[suite], folders[suite] = load(folder), folder / documents
+            cases[suite], folders[suite] = generated_cases(suite, folder), folder / GENERATED[suite]
         else:
             folder = args.data_root / f"rag-answers-{suite}-docs-{args.seed}-{args.sample}-{args.distractors}"
             cases[suite] = beir_cases(suite, args.sample, args.unanswerable, args.distractors, args.seed, folder)

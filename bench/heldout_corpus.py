@@ -28,11 +28,15 @@ import argparse
 import json
 import re
 import sys
-import unicodedata
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.judging import contains  # noqa: E402
 
 DOCUMENTS = "documents"
 UNANSWERED = "Information absente du corpus."
@@ -1012,21 +1016,6 @@ def build(root: Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ the self-check
-def normalize(text: str) -> str:
-    """As bench/answers.py's `normalize` (not imported: it pulls in haystack): case, accents, punctuation, spaces."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe"))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"(?<=\d)[\s\u202f\u00a0.](?=\d{3}\b)", "", text)  # 100 000 / 100.000 -> 100000
-    text = re.sub(r"(?<=\d)[.,](?=\d)", "d", text)  # decimal comma or dot, the same
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
-
-
-def contains(text: str, needle: str) -> bool:
-    """As bench/answers.py's `contains`: the normalised needle as whole words of the normalised text."""
-    return bool(normalize(needle)) and f" {normalize(needle)} " in f" {normalize(text)} "
-
-
 KINDS = {"question_chiffree", "fiche_identite", "version", "table", "autre", "near_miss", "hors_corpus"}
 
 
